@@ -1,0 +1,206 @@
+"""Load and validate contract YAML files.
+
+An invalid contract must stop the code location from loading, with a message naming the
+file and the field, rather than surface later as a confusing runtime error.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from platform_assets.contracts.model import (
+    COLUMN_TYPES,
+    DRIFT_POLICIES,
+    LAYERS,
+    Column,
+    Contract,
+    Freshness,
+    RowRule,
+)
+
+CONTRACTS_DIR = Path(__file__).parent
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+DURATION = re.compile(r"^(\d+)\s*([mhd])$")
+ROW_RULE = re.compile(r"^([a-z_][a-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*([a-z_][a-z0-9_]*)$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+class ContractError(ValueError):
+    """A contract file is invalid; the message names the file and the field."""
+
+
+def _fail(where: str, message: str) -> ContractError:
+    return ContractError(f"{where}: {message}")
+
+
+def _identifier(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not IDENTIFIER.match(value):
+        raise _fail(where, f"must be a lower-case SQL identifier, got {value!r}")
+    return value
+
+
+def _duration(value: Any, where: str) -> timedelta:
+    match = DURATION.match(str(value))
+    if not match:
+        raise _fail(where, f"must be a duration like '30m', '26h' or '2d', got {value!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _require(mapping: dict, key: str, where: str) -> Any:
+    if key not in mapping:
+        raise _fail(where, f"missing required field {key!r}")
+    return mapping[key]
+
+
+def _parse_column(raw: Any, where: str) -> Column:
+    if not isinstance(raw, dict):
+        raise _fail(where, f"must be a mapping, got {type(raw).__name__}")
+    known = set(Column.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise _fail(where, f"unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
+    name = _identifier(_require(raw, "name", where), f"{where}.name")
+    where = f"{where} ({name})"
+    col_type = _require(raw, "type", where)
+    if col_type not in COLUMN_TYPES:
+        raise _fail(f"{where}.type", f"must be one of {list(COLUMN_TYPES)}, got {col_type!r}")
+    description = _require(raw, "description", where)
+    values = raw.get("accepted_values")
+    if values is not None and not (isinstance(values, list) and values):
+        raise _fail(f"{where}.accepted_values", "must be a non-empty list")
+    references = raw.get("references")
+    if references is not None and not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", references):
+        raise _fail(f"{where}.references", f"must be 'table.column', got {references!r}")
+    for bound in ("min", "max"):
+        if raw.get(bound) is not None and not isinstance(raw[bound], int | float):
+            raise _fail(f"{where}.{bound}", f"must be a number, got {raw[bound]!r}")
+    return Column(
+        name=name,
+        type=col_type,
+        description=str(description),
+        nullable=bool(raw.get("nullable", True)),
+        min=raw.get("min"),
+        max=raw.get("max"),
+        accepted_values=tuple(str(v) for v in values) if values else None,
+        pattern=raw.get("pattern"),
+        references=references,
+        precision=int(raw.get("precision", 18)),
+        scale=int(raw.get("scale", 2)),
+    )
+
+
+def _parse_row_rule(raw: Any, names: list[str], where: str) -> RowRule:
+    match = ROW_RULE.match(str(raw))
+    if not match:
+        raise _fail(where, f"must look like 'column_a <= column_b', got {raw!r}")
+    left, op, right = match.groups()
+    for name in (left, right):
+        if name not in names:
+            raise _fail(where, f"{name!r} is not a declared column")
+    return RowRule(left=left, op=op, right=right)
+
+
+def parse_contract(raw: Any, source_file: str) -> Contract:
+    """Build a Contract from parsed YAML, or raise ContractError naming the field."""
+    where = source_file
+    if not isinstance(raw, dict):
+        raise _fail(where, "a contract must be a YAML mapping")
+    table = _identifier(_require(raw, "table", where), f"{where}: table")
+    layer = _require(raw, "layer", where)
+    if layer not in LAYERS:
+        raise _fail(f"{where}: layer", f"must be one of {list(LAYERS)}, got {layer!r}")
+    raw_columns = _require(raw, "columns", where)
+    if not isinstance(raw_columns, list) or not raw_columns:
+        raise _fail(f"{where}: columns", "must be a non-empty list")
+    columns = tuple(
+        _parse_column(c, f"{where}: columns[{i}]") for i, c in enumerate(raw_columns)
+    )
+    names = [c.name for c in columns]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise _fail(f"{where}: columns", f"duplicate column names {duplicates}")
+    primary_key = tuple(_require(raw, "primary_key", where))
+    for key in primary_key:
+        if key not in names:
+            raise _fail(f"{where}: primary_key", f"{key!r} is not a declared column")
+    partition_column = raw.get("partition_column")
+    if partition_column is not None and partition_column not in names:
+        raise _fail(f"{where}: partition_column", f"{partition_column!r} is not a column")
+    drift_policy = raw.get("drift_policy", "fail")
+    if drift_policy not in DRIFT_POLICIES:
+        raise _fail(
+            f"{where}: drift_policy", f"must be one of {list(DRIFT_POLICIES)}, got {drift_policy!r}"
+        )
+    row_rules = tuple(
+        _parse_row_rule(r, names, f"{where}: row_rules[{i}]")
+        for i, r in enumerate(raw.get("row_rules") or [])
+    )
+    freshness = _require(raw, "freshness", where)
+    fresh = Freshness(
+        warn_after=_duration(_require(freshness, "warn_after", where), f"{where}: freshness"),
+        fail_after=_duration(_require(freshness, "fail_after", where), f"{where}: freshness"),
+    )
+    if fresh.warn_after >= fresh.fail_after:
+        raise _fail(f"{where}: freshness", "warn_after must be shorter than fail_after")
+    return Contract(
+        table=table,
+        layer=layer,
+        description=str(_require(raw, "description", where)).strip(),
+        owner=str(_require(raw, "owner", where)),
+        columns=columns,
+        primary_key=primary_key,
+        freshness=fresh,
+        partition_column=partition_column,
+        drift_policy=drift_policy,
+        row_rules=row_rules,
+        source_file=source_file,
+    )
+
+
+def load_contract(path: Path) -> Contract:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{path.name}: not valid YAML: {exc}") from exc
+    return parse_contract(raw, path.name)
+
+
+def _check_references(contracts: dict[str, Contract]) -> None:
+    for contract in contracts.values():
+        for col in contract.columns:
+            if col.references is None:
+                continue
+            table, column = col.references.split(".")
+            parent = contracts.get(table)
+            if parent is None or column not in parent.column_names:
+                raise ContractError(
+                    f"{contract.source_file}: columns ({col.name}).references: "
+                    f"{col.references!r} names no contracted table column"
+                )
+
+
+def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
+    """All contracts in a directory, keyed by table name."""
+    contracts: dict[str, Contract] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        contract = load_contract(path)
+        if contract.table in contracts:
+            raise ContractError(
+                f"{path.name}: table {contract.table!r} is already defined in "
+                f"{contracts[contract.table].source_file}"
+            )
+        contracts[contract.table] = contract
+    _check_references(contracts)
+    return contracts
+
+
+@cache
+def contracts() -> dict[str, Contract]:
+    """The project's contracts, parsed once per process."""
+    return load_contracts()

@@ -1,0 +1,23 @@
+"""The code location: every asset, check, job, schedule and resource."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from platform_assets.assets.raw import raw_assets
+from platform_assets.assets.transform import transform_assets
+from platform_assets.automation.policies import apply_policies
+from platform_assets.automation.schedules import daily_job, daily_schedule
+from platform_assets.resources import build_resources
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=apply_policies([*raw_assets(), *transform_assets()]),
+        jobs=[daily_job],
+        schedules=[daily_schedule],
+        resources=build_resources(),
+    )
+
+
+defs = build_definitions()

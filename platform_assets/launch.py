@@ -1,0 +1,132 @@
+"""``make run`` and ``make dev``: the platform on the embedded default, with demo sources.
+
+``run`` materializes every asset for the latest complete day in-process and prints a
+per-asset summary; ``dev`` serves the Dagster UI and daemon with schedules running.
+Both start the demo API as a child process with a fresh random token and stop it after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from platform_assets.automation.partitions import PARTITIONS_START
+from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS, DemoConfig
+from platform_assets.demo.drops import write_drops
+from platform_assets.demo.process import DemoApi
+from platform_assets.demo.sql_source import seed_database
+from platform_assets.resources import landing_dir, platform_home, source_db_url
+
+EMBEDDED_INSTANCE = """\
+# Embedded instance for make run / make dev: SQLite storage under this directory.
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+concurrency:
+  pools:
+    # DuckDB admits one writing process: warehouse steps run one at a time.
+    default_limit: 1
+    granularity: op
+"""
+DEV_API_PORT = 8765
+DEMO_DEFECT_RATE = "0.01"  # make run shows the quarantine at work unless told otherwise
+
+
+def latest_complete_day() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def prepare_environment(env: dict[str, str]) -> None:
+    """Defaults for the embedded profile, set in ``env`` (os.environ for the CLI)."""
+    home = platform_home(env)
+    env.setdefault("PLATFORM_HOME", str(home))
+    dagster_home = Path(env.setdefault("DAGSTER_HOME", str(home / "dagster_home"))).resolve()
+    env["DAGSTER_HOME"] = str(dagster_home)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = dagster_home / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.write_text(EMBEDDED_INSTANCE)
+    env.setdefault("PLATFORM_API_TOKEN", secrets.token_urlsafe(24))
+
+
+def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -> None:
+    """Seed the source database and the landing directory for every partition so far."""
+    first_day = date.fromisoformat(PARTITIONS_START)
+    seed_database(source_db_url(env), cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day)
+    write_drops(Path(landing_dir(env)), cfg, first_day, last_day)
+
+
+def run(env: dict[str, str]) -> int:
+    import dagster as dg
+
+    from platform_assets.definitions import build_definitions
+    from platform_assets.observability.summary import format_summary, summarize
+
+    env.setdefault("PLATFORM_DEMO_DEFECT_RATE", DEMO_DEFECT_RATE)
+    prepare_environment(env)
+    cfg = DemoConfig.from_env(env)
+    day = latest_complete_day()
+    prepare_demo_sources(env, cfg, day)
+    with DemoApi(cfg, env["PLATFORM_API_TOKEN"]) as api:
+        env["PLATFORM_API_URL"] = api.url
+        defs = build_definitions()
+        with dg.DagsterInstance.get() as instance:
+            result = defs.resolve_job_def("daily_job").execute_in_process(
+                partition_key=day.isoformat(), instance=instance, raise_on_error=False
+            )
+    keys = defs.resolve_asset_graph().toposorted_asset_keys
+    print(f"\nplatform_assets: partition {day} on {env.get('PLATFORM_WAREHOUSE_URL', 'DuckDB')}")
+    print(format_summary(summarize(result, keys)))
+    print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    print("Open the UI with `make dev`, then http://127.0.0.1:3000")
+    return 0 if result.success else 1
+
+
+def dev(env: dict[str, str]) -> int:
+    prepare_environment(env)
+    cfg = DemoConfig.from_env(env)
+    prepare_demo_sources(env, cfg, latest_complete_day())
+    with DemoApi(cfg, env["PLATFORM_API_TOKEN"], port=DEV_API_PORT) as api:
+        env["PLATFORM_API_URL"] = api.url
+        dagster = Path(sys.executable).with_name("dagster")
+        ui = subprocess.Popen(
+            [str(dagster), "dev", "-h", "127.0.0.1", "-p", "3000", "-w", "workspace.yaml"],
+            env=env,
+            start_new_session=True,
+        )
+        print(f"Dagster UI: http://127.0.0.1:3000 (demo API at {api.url}); Ctrl-C stops both")
+        try:
+            return ui.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            _stop_group(ui)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="platform", description=__doc__)
+    parser.add_argument("command", choices=["run", "dev"])
+    args = parser.parse_args(argv)
+    return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
