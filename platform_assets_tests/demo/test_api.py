@@ -100,7 +100,9 @@ def test_rejects_missing_or_wrong_token(api: DemoApi, path: str, header: str | N
     assert "error" in response.json()
 
 
-def test_offset_pagination_returns_the_generator_frame(api: DemoApi, http) -> None:
+def test_offset_pagination_returns_the_generator_frame(
+    api: DemoApi, http: requests.Session
+) -> None:
     rows, pages = _all_orders(http, api, limit=100)
     assert pages == 3
     assert len({row["order_id"] for row in rows}) == len(rows) == 250
@@ -108,7 +110,9 @@ def test_offset_pagination_returns_the_generator_frame(api: DemoApi, http) -> No
     assert any(row["customer_id"] is None for row in rows)  # null_customer defects -> null
 
 
-def test_cursor_pagination_returns_the_generator_frame(api: DemoApi, http) -> None:
+def test_cursor_pagination_returns_the_generator_frame(
+    api: DemoApi, http: requests.Session
+) -> None:
     expected = payments_for_day(DAY, CFG)
     rows, pages = _all_payments(http, api, limit=50)
     assert pages == -(-len(expected) // 50)
@@ -116,14 +120,18 @@ def test_cursor_pagination_returns_the_generator_frame(api: DemoApi, http) -> No
     _assert_rows_equal(rows, expected)
 
 
-def test_overlap_pages_repeat_one_row_per_page(overlapping_api: DemoApi, http) -> None:
+def test_overlap_pages_repeat_one_row_per_page(
+    overlapping_api: DemoApi, http: requests.Session
+) -> None:
     rows, pages = _all_orders(http, overlapping_api, limit=100)
     ids = [row["order_id"] for row in rows]
     assert len(ids) - len(set(ids)) == pages - 1 == 2
     assert set(ids) == set(orders_for_day(DAY, CFG)["order_id"])
 
 
-def test_payments_are_not_affected_by_overlap(overlapping_api: DemoApi, http) -> None:
+def test_payments_are_not_affected_by_overlap(
+    overlapping_api: DemoApi, http: requests.Session
+) -> None:
     rows, _ = _all_payments(http, overlapping_api, limit=50)
     assert len({row["payment_id"] for row in rows}) == len(rows)
 
@@ -155,20 +163,20 @@ def _cursor(payload: bytes) -> str:
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(
-    api: DemoApi, http, path: str, params: dict, names: str
+    api: DemoApi, http: requests.Session, path: str, params: dict, names: str
 ) -> None:
     response = _get(http, api, path, **params)
     assert response.status_code == 400
     assert f"'{names}'" in response.json()["error"]
 
 
-def test_unknown_path_is_404_json(api: DemoApi, http) -> None:
+def test_unknown_path_is_404_json(api: DemoApi, http: requests.Session) -> None:
     response = _get(http, api, "/v1/refunds")
     assert response.status_code == 404
     assert "error" in response.json()
 
 
-def test_offset_past_the_end_is_empty(api: DemoApi, http) -> None:
+def test_offset_past_the_end_is_empty(api: DemoApi, http: requests.Session) -> None:
     body = _get(http, api, "/v1/orders", date=DAY.isoformat(), offset=10_000).json()
     assert body["data"] == [] and body["total"] == 250
 
