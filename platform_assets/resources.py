@@ -51,6 +51,7 @@ def build_resources(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "storefront_api": RestApi(
             base_url=env.get("PLATFORM_API_URL", DEFAULT_API_URL),
             token=dg.EnvVar("PLATFORM_API_TOKEN"),
+            page_size=int(env.get("PLATFORM_API_PAGE_SIZE", "1000")),
         ),
         "storefront_db": SqlDatabase(
             url=_secret_or_default(env, "PLATFORM_SOURCE_DB_URL", source_db_url(env))

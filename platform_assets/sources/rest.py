@@ -28,6 +28,7 @@ class RestApi(dg.ConfigurableResource):
     token: str = Field(description="Bearer token; pass it as dg.EnvVar, never inline.")
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    page_size: int = 1000
 
     def _get(self, session: requests.Session, path: str, params: Mapping[str, Any]) -> dict:
         url = self.base_url.rstrip("/") + path
@@ -53,10 +54,9 @@ class RestApi(dg.ConfigurableResource):
             raise ApiError(f"GET {path} {dict(params)} -> body has no 'data' list")
         return body
 
-    def offset_pages(
-        self, path: str, params: Mapping[str, Any], page_size: int = 1000
-    ) -> Iterator[pd.DataFrame]:
+    def offset_pages(self, path: str, params: Mapping[str, Any]) -> Iterator[pd.DataFrame]:
         """Offset/limit pagination; stops on a short or empty page or at the total."""
+        page_size = self.page_size
         offset = 0
         with requests.Session() as session:
             while True:
@@ -70,9 +70,10 @@ class RestApi(dg.ConfigurableResource):
                     return
 
     def cursor_pages(
-        self, path: str, params: Mapping[str, Any], page_size: int = 1000, max_pages: int = 100_000
+        self, path: str, params: Mapping[str, Any], max_pages: int = 100_000
     ) -> Iterator[pd.DataFrame]:
         """Cursor pagination; stops when the API returns no next cursor."""
+        page_size = self.page_size
         cursor: str | None = None
         with requests.Session() as session:
             for _ in range(max_pages):
