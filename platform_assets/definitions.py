@@ -6,6 +6,7 @@ import dagster as dg
 
 from platform_assets.assets.raw import raw_assets
 from platform_assets.assets.transform import transform_assets
+from platform_assets.automation.drop_sensor import marketing_spend_drop_sensor
 from platform_assets.automation.policies import apply_policies
 from platform_assets.automation.schedules import daily_job, daily_schedule
 from platform_assets.resources import build_resources
@@ -16,6 +17,7 @@ def build_definitions() -> dg.Definitions:
         assets=apply_policies([*raw_assets(), *transform_assets()]),
         jobs=[daily_job],
         schedules=[daily_schedule],
+        sensors=[marketing_spend_drop_sensor],
         resources=build_resources(),
     )
 

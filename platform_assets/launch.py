@@ -35,7 +35,8 @@ concurrency:
     default_limit: 1
     granularity: op
 """
-DEV_API_PORT = 8765
+DEV_UI_PORT = "3000"
+DEV_API_PORT = "8765"
 DEMO_DEFECT_RATE = "0.01"  # make run shows the quarantine at work unless told otherwise
 
 
@@ -59,7 +60,9 @@ def prepare_environment(env: dict[str, str]) -> None:
 def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -> None:
     """Seed the source database and the landing directory for every partition so far."""
     first_day = date.fromisoformat(PARTITIONS_START)
-    seed_database(source_db_url(env), cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day)
+    seed_database(
+        source_db_url(env), cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day
+    )
     write_drops(Path(landing_dir(env)), cfg, first_day, last_day)
 
 
@@ -93,15 +96,20 @@ def dev(env: dict[str, str]) -> int:
     prepare_environment(env)
     cfg = DemoConfig.from_env(env)
     prepare_demo_sources(env, cfg, latest_complete_day())
-    with DemoApi(cfg, env["PLATFORM_API_TOKEN"], port=DEV_API_PORT) as api:
+    # A SIGTERM to the launcher must still stop the UI and the demo API (finally blocks).
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    ui_port = env.get("PLATFORM_UI_PORT", DEV_UI_PORT)
+    api_port = int(env.get("PLATFORM_DEV_API_PORT", DEV_API_PORT))
+    with DemoApi(cfg, env["PLATFORM_API_TOKEN"], port=api_port) as api:
         env["PLATFORM_API_URL"] = api.url
         dagster = Path(sys.executable).with_name("dagster")
         ui = subprocess.Popen(
-            [str(dagster), "dev", "-h", "127.0.0.1", "-p", "3000", "-w", "workspace.yaml"],
+            [str(dagster), "dev", "-h", "127.0.0.1", "-p", ui_port, "-w", "workspace.yaml"],
             env=env,
             start_new_session=True,
+            preexec_fn=_default_signals,  # shells may start us with SIGINT/SIGTERM ignored
         )
-        print(f"Dagster UI: http://127.0.0.1:3000 (demo API at {api.url}); Ctrl-C stops both")
+        print(f"Dagster UI: http://127.0.0.1:{ui_port} (demo API at {api.url}); Ctrl-C stops both")
         try:
             return ui.wait()
         except KeyboardInterrupt:
@@ -110,15 +118,28 @@ def dev(env: dict[str, str]) -> int:
             _stop_group(ui)
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _stop_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGINT)
+    """SIGTERM the UI's process group (webserver, daemon, code servers), then SIGKILL."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        os.killpg(proc.pid, signal.SIGKILL)  # anything of the group still alive
+    except ProcessLookupError:
+        pass  # the whole group has exited: nothing left to stop
+    proc.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
+import requests
 
 from platform_assets.launch import EMBEDDED_INSTANCE
 
@@ -38,3 +42,89 @@ def test_platform_run_materializes_everything_and_prints_the_summary(tmp_path: P
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute('SELECT count(*) FROM "raw"."orders"').fetchone() == (190,)
         assert con.execute('SELECT count(*) FROM "platform"."quarantine"').fetchone()[0] >= 10
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _graphql(port: int, query: str) -> dict:
+    response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=10)
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+def test_platform_dev_serves_the_lineage_and_stops_on_sigterm(tmp_path: Path) -> None:
+    ui_port, api_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
+    env.update(
+        PLATFORM_HOME=str(tmp_path / "home"),
+        PLATFORM_UI_PORT=str(ui_port),
+        PLATFORM_DEV_API_PORT=str(api_port),
+    )
+    platform = Path(sys.executable).with_name("platform")
+    # As some shells do: the launcher starts with SIGINT ignored.
+    proc = subprocess.Popen(
+        [str(platform), "dev"],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, "platform dev exited early"
+            try:
+                nodes = _graphql(
+                    ui_port, "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+                )
+                break
+            except requests.RequestException:
+                assert time.monotonic() < deadline, "the UI did not come up"
+                time.sleep(1)
+        lineage = {
+            n["assetKey"]["path"][0]: sorted(d["path"][0] for d in n["dependencyKeys"])
+            for n in nodes["assetNodes"]
+        }
+        assert sorted(lineage) == sorted(ASSETS)
+        assert lineage["daily_revenue_by_country"] == [
+            "stg_customers",
+            "stg_orders",
+            "stg_payments",
+        ]
+        assert requests.get(f"http://127.0.0.1:{api_port}/health", timeout=5).ok
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    # Everything it started is gone: the UI's process group and the demo API.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        api_down = False
+        try:
+            requests.get(f"http://127.0.0.1:{api_port}/health", timeout=1)
+        except requests.ConnectionError:
+            api_down = True
+        if (
+            api_down
+            and not subprocess.run(
+                ["pgrep", "-f", f"(-p|--port) {ui_port} "], capture_output=True
+            ).stdout
+        ):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("processes of platform dev outlived it")
+    assert not _group_alive(proc.pid)

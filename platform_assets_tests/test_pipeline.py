@@ -65,7 +65,7 @@ def assert_marts_match_generator(platform: Platform) -> None:
     orders = orders_for_day(TEST_DAY, TEST_CFG)
     completed = orders[orders["status"] == "completed"]
     [(n_orders, booked, captured)] = platform.warehouse.query(
-        'SELECT sum(orders), sum(booked_revenue_usd), sum(captured_usd) '
+        "SELECT sum(orders), sum(booked_revenue_usd), sum(captured_usd) "
         'FROM "marts"."daily_revenue_by_country"'
     )
     assert n_orders == len(orders)
@@ -167,7 +167,12 @@ def test_failed_blocking_check_stops_downstream_assets(make_platform) -> None:
     assert failed[0].metadata["duplicated_keys"].value == 1
     assert failed[0].metadata["null_keys"].value == 0
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    blocked = {"stg_orders", "daily_revenue_by_country", "marketing_roas", "customer_lifetime_value"}
+    blocked = {
+        "stg_orders",
+        "daily_revenue_by_country",
+        "marketing_roas",
+        "customer_lifetime_value",
+    }
     assert not blocked & materialized
     assert {"customers", "payments", "marketing_spend", "stg_payments"} <= materialized
 

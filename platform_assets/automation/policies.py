@@ -11,7 +11,9 @@ from platform_assets.contracts import contracts
 
 def freshness_policy(table: str) -> dg.FreshnessPolicy:
     fresh = contracts()[table].freshness
-    return dg.FreshnessPolicy.time_window(fail_window=fresh.fail_after, warn_window=fresh.warn_after)
+    return dg.FreshnessPolicy.time_window(
+        fail_window=fresh.fail_after, warn_window=fresh.warn_after
+    )
 
 
 def _apply(spec: dg.AssetSpec) -> dg.AssetSpec:
