@@ -4,25 +4,57 @@ One factory serves every source table; what differs per table is only where its 
 come from (a REST endpoint, a SQL query, a CSV drop), declared in RAW_SOURCES.
 """
 
-
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_start
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
 from platform_assets.assets.metadata import definition_metadata
+from platform_assets.automation.executors import EXTRACT_QUEUE, celery_queue
 from platform_assets.automation.partitions import daily_partitions, partition_date
 from platform_assets.contracts import Contract, contracts
-from platform_assets.quality.checks import check_specs, run_checks
+from platform_assets.observability.logging import log_chunk, pipeline_log
+from platform_assets.quality.checks import LoadFacts, check_specs, run_checks
+from platform_assets.quality.drift import FrameDrift, prepare_table
+from platform_assets.quality.gates import drift_fails_the_step
 from platform_assets.quality.validation import validate_chunk
+from platform_assets.sources.files import drop_relative_path
+from platform_assets.sources.progress import Log
+from platform_assets.sources.rest import (
+    CursorPagination,
+    Endpoint,
+    OffsetPagination,
+    PermanentApiError,
+)
+from platform_assets.sources.sql import SqlTable
+from platform_assets.warehouse.cursors import HighWaterMark
 from platform_assets.warehouse.resource import LoadStats, Warehouse
 
-Extract = Callable[[Any, date | None], Iterator[pd.DataFrame]]
+
+@dataclass(frozen=True)
+class ExtractRequest:
+    """What one materialization asks a source for: its day, or the rows since the mark."""
+
+    day: date | None
+    since: datetime | None  # committed high-water mark of an incremental source
+    log: Log  # context.log: progress and retries show in the run log
+
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        """The partition as a half-open UTC interval [day 00:00, next day 00:00)."""
+        if self.day is None:
+            raise ValueError("an unpartitioned source has no partition window")
+        start = datetime.combine(self.day, day_start(), tzinfo=UTC)
+        return start, start + timedelta(days=1)
+
+
+Extract = Callable[[Any, ExtractRequest], Iterator[pd.DataFrame]]
 
 
 @dataclass(frozen=True)
@@ -31,6 +63,12 @@ class RawSource:
     kind: str  # shown as a kind in the UI
     resource_key: str
     extract: Extract
+    high_water_mark: str | None = None  # column: load incrementally, merging on the key
+
+
+ORDERS = Endpoint("/v1/orders", OffsetPagination(), total_field="total")
+PAYMENTS = Endpoint("/v1/payments", CursorPagination(cursor_field="next_cursor"))
+CUSTOMERS = SqlTable("customers", key=("customer_id",), updated_column="updated_at")
 
 
 RAW_SOURCES = (
@@ -38,25 +76,26 @@ RAW_SOURCES = (
         "orders",
         "api",
         "storefront_api",
-        lambda api, day: api.offset_pages("/v1/orders", {"date": day.isoformat()}),
+        lambda api, req: api.pages(ORDERS, {"date": req.day.isoformat()}, req.log),
     ),
     RawSource(
         "payments",
         "api",
         "storefront_api",
-        lambda api, day: api.cursor_pages("/v1/payments", {"date": day.isoformat()}),
+        lambda api, req: api.pages(PAYMENTS, {"date": req.day.isoformat()}, req.log),
     ),
     RawSource(
         "customers",
         "sql",
         "storefront_db",
-        lambda db, _: db.chunks(sa.text("SELECT * FROM customers ORDER BY customer_id")),
+        lambda db, req: db.table_chunks(CUSTOMERS, since=req.since, log=req.log),
+        high_water_mark="updated_at",
     ),
     RawSource(
         "marketing_spend",
         "csv",
         "landing",
-        lambda landing, day: landing.csv_chunks(f"marketing_spend/marketing_spend_{day}.csv"),
+        lambda landing, req: landing.csv_chunks(drop_relative_path("marketing_spend", req.day)),
     ),
 )
 
@@ -83,6 +122,38 @@ def load_metadata(
     return metadata
 
 
+def fail_fast(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Permanent source errors bypass the step's RetryPolicy: a re-run cannot fix them."""
+    try:
+        yield from frames
+    except PermanentApiError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+
+
+@contextmanager
+def open_load(
+    warehouse: Warehouse,
+    contract: Contract,
+    source: RawSource,
+    context: dg.AssetExecutionContext,
+    day: date | None,
+) -> Iterator[tuple[Any, HighWaterMark | None]]:
+    """A partition replace, or for incremental sources a merge on the key whose high-water
+    mark is read and advanced inside the same transaction (it commits with the rows)."""
+    run_id = context.run.run_id
+    if source.high_water_mark is None:
+        partition_key = context.partition_key if day else ""
+        with warehouse.partition_writer(
+            contract, day, asset=contract.table, partition_key=partition_key, run_id=run_id
+        ) as writer:
+            yield writer, None
+        return
+    with warehouse.merge_writer(contract, asset=contract.table, run_id=run_id) as writer:
+        mark = HighWaterMark(writer.session, contract.table, source.high_water_mark)
+        yield writer, mark
+        mark.commit(run_id)
+
+
 def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinition:
     @dg.asset(
         key=contract.table,
@@ -95,29 +166,48 @@ def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinitio
         required_resource_keys={"warehouse", source.resource_key},
         retry_policy=RETRY_POLICY,
         pool="warehouse",
+        op_tags=celery_queue(EXTRACT_QUEUE),  # PLATFORM_EXECUTOR=celery: extract workers
     )
     def _raw(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         warehouse: Warehouse = context.resources.warehouse
         day = partition_date(context.partition_key) if contract.is_partitioned else None
         started = time.monotonic()
-        with warehouse.partition_writer(
-            contract,
-            day,
-            asset=contract.table,
-            partition_key=context.partition_key if day else "",
-            run_id=context.run.run_id,
-        ) as writer:
+        drift = FrameDrift(contract)
+        with drift_fails_the_step(contract):
+            evolved = prepare_table(warehouse, contract)
+        with (
+            drift_fails_the_step(contract),
+            open_load(warehouse, contract, source, context, day) as (writer, mark),
+        ):
             resource = getattr(context.resources, source.resource_key)
-            for frame in source.extract(resource, day):
-                writer.append(validate_chunk(frame, contract, pd.Timestamp(day) if day else None))
-                context.log.info(
-                    f"{contract.table}: chunk {writer.stats.chunks}: {writer.stats.loaded} rows "
-                    f"loaded, {writer.stats.quarantined} quarantined so far"
+            log = pipeline_log(context)  # run, job, asset, partition (+ chunk) on every line
+            request = ExtractRequest(day, mark.start if mark else None, log)
+            extracted = fail_fast(source.extract(resource, request))  # extractor logs progress
+            for number, frame in enumerate(extracted, start=1):
+                chunk = drift.add(
+                    validate_chunk(frame, contract, pd.Timestamp(day) if day else None)
                 )
+                log_chunk(log.bind(chunk=number), len(chunk.valid), len(chunk.quarantined))
+                writer.append(chunk)
+                if mark is not None:
+                    mark.observe(chunk.valid)
         stats = writer.stats
+        log.info(f"rows: {stats.loaded} loaded, {stats.quarantined} quarantined")
+        metadata = load_metadata(warehouse, contract, day, stats, time.monotonic() - started)
         return dg.MaterializeResult(
-            metadata=load_metadata(warehouse, contract, day, stats, time.monotonic() - started),
-            check_results=run_checks(warehouse, contract, day),
+            metadata={**metadata, **(mark.metadata() if mark else {})},
+            check_results=run_checks(
+                warehouse,
+                contract,
+                day,
+                LoadFacts(
+                    partition_key=context.partition_key if day else "",
+                    run_id=context.run.run_id,
+                    loaded_rows=stats.loaded,
+                    frame_drift=drift,
+                    evolved=tuple(evolved),
+                ),
+            ),
         )
 
     return _raw

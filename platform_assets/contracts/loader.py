@@ -7,7 +7,8 @@ file and the field, rather than surface later as a confusing runtime error.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from dataclasses import replace
+from datetime import time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from platform_assets.contracts.model import (
     COLUMN_TYPES,
     DRIFT_POLICIES,
     LAYERS,
+    SEVERITIES,
     Column,
     Contract,
     Freshness,
     RowRule,
+    Volume,
 )
 
 CONTRACTS_DIR = Path(__file__).parent
@@ -29,6 +32,24 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 DURATION = re.compile(r"^(\d+)\s*([mhd])$")
 ROW_RULE = re.compile(r"^([a-z_][a-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*([a-z_][a-z0-9_]*)$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+TOP_LEVEL_FIELDS = {
+    "table",
+    "layer",
+    "description",
+    "owner",
+    "primary_key",
+    "partition_column",
+    "drift_policy",
+    "row_rules",
+    "freshness",
+    "columns",
+    "volume",
+    "quarantine_threshold",
+    "check_severity",
+    "deadline",
+}
+DEADLINE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+COLUMN_REF = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 
 
 class ContractError(ValueError):
@@ -78,8 +99,11 @@ def _parse_column(raw: Any, where: str) -> Column:
     if references is not None and not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", references):
         raise _fail(f"{where}.references", f"must be 'table.column', got {references!r}")
     for bound in ("min", "max"):
-        if raw.get(bound) is not None and not isinstance(raw[bound], int | float):
+        if raw.get(bound) is not None and not _is_number(raw[bound]):
             raise _fail(f"{where}.{bound}", f"must be a number, got {raw[bound]!r}")
+    for flag in ("nullable", "pii"):
+        if flag in raw and not isinstance(raw[flag], bool):
+            raise _fail(f"{where}.{flag}", f"must be true or false, got {raw[flag]!r}")
     return Column(
         name=name,
         type=col_type,
@@ -92,7 +116,99 @@ def _parse_column(raw: Any, where: str) -> Column:
         references=references,
         precision=int(raw.get("precision", 18)),
         scale=int(raw.get("scale", 2)),
+        pii=raw.get("pii", False),
+        lineage=_parse_lineage(raw.get("lineage"), f"{where}.lineage"),
     )
+
+
+def _parse_lineage(raw: Any, where: str) -> tuple[str, ...]:
+    """Column lineage of a mart column: the upstream 'table.column's it is computed from."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(
+        isinstance(r, str) and COLUMN_REF.match(r) for r in raw
+    ):
+        raise _fail(where, f"must be a list of 'table.column', got {raw!r}")
+    return tuple(raw)
+
+
+def _parse_deadline(raw: Any, partitioned: bool, where: str) -> time | None:
+    """UTC time of day by which yesterday's partition must be materialized."""
+    if raw is None:
+        return None
+    match = DEADLINE.match(str(raw))
+    if not match:
+        raise _fail(where, f"must be a UTC time of day 'HH:MM', got {raw!r}")
+    if not partitioned:
+        raise _fail(where, "only partitioned tables have a per-partition deadline")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _integer(raw: dict, key: str, default: int, minimum: int, where: str) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _fail(f"{where}.{key}", f"must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _parse_volume(raw: Any, partitioned: bool, where: str) -> Volume:
+    """Volume expectations; the history-based z-score needs partitions to compare against."""
+    if raw is None:
+        return Volume()
+    if not isinstance(raw, dict):
+        raise _fail(where, f"must be a mapping, got {type(raw).__name__}")
+    known = set(Volume.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise _fail(where, f"unknown field(s) {sorted(unknown)}; allowed: {sorted(known)}")
+    history_fields = sorted((known - {"min_rows"}) & set(raw))
+    if history_fields and not partitioned:
+        raise _fail(where, f"{history_fields} need a partition_column to compare partitions")
+    default = Volume()
+    history = _integer(raw, "history_partitions", default.history_partitions, 1, where)
+    min_history = _integer(raw, "min_history", default.min_history, 1, where)
+    if min_history > history:
+        raise _fail(f"{where}.min_history", f"must be <= history_partitions ({history})")
+    max_abs_z = raw.get("max_abs_z", default.max_abs_z)
+    if not _is_number(max_abs_z) or max_abs_z <= 0:
+        raise _fail(f"{where}.max_abs_z", f"must be a positive number, got {max_abs_z!r}")
+    return Volume(
+        min_rows=_integer(raw, "min_rows", default.min_rows, 0, where),
+        history_partitions=history,
+        min_history=min_history,
+        max_abs_z=float(max_abs_z),
+    )
+
+
+def _parse_threshold(raw: dict, layer: str, where: str) -> float | None:
+    """Raw tables must say how much quarantine they tolerate; other layers quarantine nothing."""
+    value = raw.get("quarantine_threshold")
+    if layer != "raw":
+        if value is not None:
+            raise _fail(where, "only raw tables quarantine rows; remove it")
+        return None
+    if value is None:
+        raise _fail(where, "required for raw tables (max share of quarantined rows, e.g. 0.01)")
+    if not _is_number(value) or not 0 <= value <= 1:
+        raise _fail(where, f"must be a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _parse_severities(raw: Any, check_names: list[str], where: str) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise _fail(where, f"must be a mapping of check name to severity, got {raw!r}")
+    for name, severity in raw.items():
+        if name not in check_names:
+            raise _fail(f"{where}.{name}", f"names no check of this table; checks: {check_names}")
+        if severity not in SEVERITIES:
+            raise _fail(f"{where}.{name}", f"must be one of {list(SEVERITIES)}, got {severity!r}")
+    return tuple(sorted(raw.items()))
 
 
 def _parse_row_rule(raw: Any, names: list[str], where: str) -> RowRule:
@@ -111,6 +227,10 @@ def parse_contract(raw: Any, source_file: str) -> Contract:
     where = source_file
     if not isinstance(raw, dict):
         raise _fail(where, "a contract must be a YAML mapping")
+    unknown = set(raw) - TOP_LEVEL_FIELDS
+    if unknown:
+        allowed = sorted(TOP_LEVEL_FIELDS)
+        raise _fail(where, f"unknown field(s) {sorted(unknown)}; allowed: {allowed}")
     table = _identifier(_require(raw, "table", where), f"{where}: table")
     layer = _require(raw, "layer", where)
     if layer not in LAYERS:
@@ -118,9 +238,7 @@ def parse_contract(raw: Any, source_file: str) -> Contract:
     raw_columns = _require(raw, "columns", where)
     if not isinstance(raw_columns, list) or not raw_columns:
         raise _fail(f"{where}: columns", "must be a non-empty list")
-    columns = tuple(
-        _parse_column(c, f"{where}: columns[{i}]") for i, c in enumerate(raw_columns)
-    )
+    columns = tuple(_parse_column(c, f"{where}: columns[{i}]") for i, c in enumerate(raw_columns))
     names = [c.name for c in columns]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -129,6 +247,8 @@ def parse_contract(raw: Any, source_file: str) -> Contract:
     for key in primary_key:
         if key not in names:
             raise _fail(f"{where}: primary_key", f"{key!r} is not a declared column")
+        if columns[names.index(key)].nullable:
+            raise _fail(f"{where}: primary_key", f"{key!r} must be declared nullable: false")
     partition_column = raw.get("partition_column")
     if partition_column is not None and partition_column not in names:
         raise _fail(f"{where}: partition_column", f"{partition_column!r} is not a column")
@@ -148,7 +268,7 @@ def parse_contract(raw: Any, source_file: str) -> Contract:
     )
     if fresh.warn_after >= fresh.fail_after:
         raise _fail(f"{where}: freshness", "warn_after must be shorter than fail_after")
-    return Contract(
+    contract = Contract(
         table=table,
         layer=layer,
         description=str(_require(raw, "description", where)).strip(),
@@ -159,8 +279,17 @@ def parse_contract(raw: Any, source_file: str) -> Contract:
         partition_column=partition_column,
         drift_policy=drift_policy,
         row_rules=row_rules,
+        volume=_parse_volume(raw.get("volume"), partition_column is not None, f"{where}: volume"),
+        quarantine_threshold=_parse_threshold(raw, layer, f"{where}: quarantine_threshold"),
+        deadline=_parse_deadline(
+            raw.get("deadline"), partition_column is not None, f"{where}: deadline"
+        ),
         source_file=source_file,
     )
+    severities = _parse_severities(
+        raw.get("check_severity"), contract.check_names, f"{where}: check_severity"
+    )
+    return replace(contract, check_severity=severities)
 
 
 def load_contract(path: Path) -> Contract:
@@ -185,6 +314,18 @@ def _check_references(contracts: dict[str, Contract]) -> None:
                 )
 
 
+def _check_lineage(contracts: dict[str, Contract]) -> None:
+    for contract in contracts.values():
+        for col in contract.columns:
+            for ref in col.lineage:
+                table, column = ref.split(".")
+                if table not in contracts or column not in contracts[table].column_names:
+                    raise ContractError(
+                        f"{contract.source_file}: columns ({col.name}).lineage: "
+                        f"{ref!r} names no contracted table column"
+                    )
+
+
 def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
     """All contracts in a directory, keyed by table name."""
     contracts: dict[str, Contract] = {}
@@ -197,6 +338,7 @@ def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
             )
         contracts[contract.table] = contract
     _check_references(contracts)
+    _check_lineage(contracts)
     return contracts
 
 

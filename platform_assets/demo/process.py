@@ -15,14 +15,18 @@ import tempfile
 import threading
 import time
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
+
+import requests
 
 from platform_assets.demo.config import DemoConfig
+from platform_assets.demo.faults import Faults
 
 TOKEN_ENV = "PLATFORM_DEMO_API_TOKEN"
 OVERLAP_ENV = "PLATFORM_DEMO_OVERLAP_PAGES"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
+CONTROL_TIMEOUT_S = 10.0
 _READY = "READY "
 
 
@@ -44,11 +48,13 @@ class DemoApi:
         overlap_pages: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        faults: Faults | None = None,
     ) -> None:
         if not token:
             raise ValueError("token must not be empty")
         self.cfg = cfg
         self.overlap_pages = overlap_pages
+        self.faults = faults
         self.host = host
         self.port = port
         self.url = ""
@@ -65,7 +71,32 @@ class DemoApi:
     def _child_env(self) -> dict[str, str]:
         env = {**os.environ, **self.cfg.to_env(), TOKEN_ENV: self._token}
         env[OVERLAP_ENV] = "1" if self.overlap_pages else "0"
+        if self.faults is not None:
+            env.update(self.faults.to_env())
         return env
+
+    def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        if not self.url:
+            raise RuntimeError("DemoApi is not running")
+        response = requests.request(
+            method,
+            self.url + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=CONTROL_TIMEOUT_S,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"{method} {path} -> HTTP {response.status_code}: {response.text}")
+        return response.json()
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace the running server's fault knobs and reset its counters (``POST /_control``)."""
+        self._control("POST", "/_control", {"faults": faults.to_dict()})
+        self.faults = faults
+
+    def stats(self) -> dict[str, Any]:
+        """Server-side counters since the last ``set_faults`` (``GET /_stats``)."""
+        return self._control("GET", "/_stats")
 
     def start(self) -> DemoApi:
         """Spawn the server and block until it prints ``READY <url>`` (or fail loudly)."""

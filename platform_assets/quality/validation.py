@@ -4,17 +4,25 @@ Every extracted row ends up either in ``valid`` (typed, in contract column order
 ``quarantined`` with the original record and every reason it failed, so the counts
 always add up. Types are coerced here, value by value, because a failed coercion in
 pandera hides the value checks of the same column; pandera then judges the typed rows.
+Coercion is strict about Python types (a boolean is not a number, a number is not a
+timestamp) so that a source changing a field's type shows up as quarantined rows and as
+schema drift, never as silently reinterpreted values.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import operator
+import re
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 with warnings.catch_warnings():
@@ -41,17 +49,24 @@ COMPARATORS = {
     "!=": operator.ne,
 }
 SAMPLE_VALUE_CHARS = 200
+INT64_LIMIT = 2**63  # exclusive upper bound of int64
+MAX_NUMBER_CHARS = 64
+_NUMBER_TYPES = (int, float, str, Decimal, np.integer, np.floating)
+_TEMPORAL_TYPES = (str, dt.date, np.datetime64)  # dt.datetime and pd.Timestamp are dt.date
 
 
 class SchemaDriftError(ValueError):
-    """The extracted data's columns do not match the contract and its policy says fail."""
+    """The extracted data's columns do not match the contract, and its drift policy says so."""
 
 
 @dataclass
 class ValidatedChunk:
     valid: pd.DataFrame
     quarantined: list[dict[str, Any]] = field(default_factory=list)  # {"record", "reasons"}
-    extra_columns: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)  # extracted, not in the contract
+    missing_columns: list[str] = field(default_factory=list)  # filled with nulls (evolve)
+    non_null: dict[str, int] = field(default_factory=dict)  # per contract column, as extracted
+    unparseable: dict[str, int] = field(default_factory=dict)  # non-null, not of the type
 
     @property
     def extracted(self) -> int:
@@ -59,30 +74,96 @@ class ValidatedChunk:
 
 
 def _short(value: Any) -> Any:
+    if isinstance(value, np.generic):  # np.int64(-5) reads as -5 in a reason
+        value = value.item()
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= SAMPLE_VALUE_CHARS else text[:SAMPLE_VALUE_CHARS] + "..."
 
 
+def _only(series: pd.Series, types: tuple[type, ...]) -> pd.Series:
+    """Object columns keep only values of the given Python types; others become NA."""
+    if series.dtype != object:
+        return series
+    keep = series.map(
+        lambda v: isinstance(v, types) and not isinstance(v, bool | np.bool_), na_action="ignore"
+    )
+    return series.where(keep.fillna(False).astype(bool))
+
+
+_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def _as_int(value: Any) -> int | None:
+    """An exact int64, or None: digits, integral numbers; never a bool or a fraction."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_NUMBER_CHARS:  # no int64 is spelled longer; int() would balk
+            return None
+        if _INTEGER_TEXT.fullmatch(value):
+            number: Any = int(value)
+        else:
+            try:
+                number = float(value)
+            except ValueError:
+                return None
+    elif isinstance(value, int | np.integer | float | np.floating | Decimal):
+        number = value
+    else:
+        return None
+    if isinstance(number, float | np.floating | Decimal):
+        if not math.isfinite(number) or number != int(number):
+            return None
+        number = int(number)
+    return int(number) if -INT64_LIMIT <= number < INT64_LIMIT else None
+
+
 def _coerce_numeric(series: pd.Series, dtype: str) -> pd.Series:
-    numbers = pd.to_numeric(series, errors="coerce")
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return pd.Series(pd.NA, index=series.index, dtype=dtype)
     if dtype == "Int64":
-        integral = numbers.isna() | (numbers == numbers.round())
-        numbers = numbers.where(integral)
-    return numbers.astype(dtype)
+        if pd.api.types.is_integer_dtype(series.dtype):
+            return series.astype(dtype)
+        values = [
+            None if v is None else _as_int(v)
+            for v in series.astype(object).where(series.notna(), None)
+        ]
+        return pd.Series(pd.array(values, dtype=dtype), index=series.index)
+    return pd.to_numeric(_only(series, _NUMBER_TYPES), errors="coerce").astype(dtype)
 
 
 def _coerce_string(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
-        return series
-    is_text = series.map(lambda v: isinstance(v, str), na_action="ignore")
-    return series.where(is_text.fillna(False).astype(bool)).astype("str")
+    if not (pd.api.types.is_string_dtype(series.dtype) and series.dtype != object):
+        is_text = series.map(lambda v: isinstance(v, str), na_action="ignore")
+        series = series.where(is_text.fillna(False).astype(bool)).astype("str")
+    # PostgreSQL text cannot hold NUL characters: such a value cannot be loaded as it is.
+    has_nul = series.str.contains("\x00", regex=False).fillna(False).astype(bool)
+    return series.where(~has_nul) if has_nul.any() else series
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, str):
+        value = value.lower()
+    elif not isinstance(value, bool | int | float | np.bool_ | np.number):
+        return None
+    return {True: True, False: False, "true": True, "false": False, "1": True, "0": False}.get(
+        value
+    )
 
 
 def _coerce_bool(series: pd.Series) -> pd.Series:
-    mapping = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
-    return series.map(
-        lambda v: mapping.get(v.lower() if isinstance(v, str) else v), na_action="ignore"
-    ).astype("boolean")
+    return series.map(_as_bool, na_action="ignore").astype("boolean")
+
+
+def _coerce_temporal(series: pd.Series, column: Column) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        series = pd.Series(pd.NaT, index=series.index, dtype=object)
+    parsed = pd.to_datetime(
+        _only(series, _TEMPORAL_TYPES), errors="coerce", format="ISO8601", utc=True
+    )
+    if column.type == "date":
+        return parsed.dt.tz_localize(None).dt.normalize().astype("datetime64[us]")
+    return parsed.astype(PANDAS_DTYPES["timestamp"])
 
 
 def coerce_column(series: pd.Series, column: Column) -> pd.Series:
@@ -93,12 +174,8 @@ def coerce_column(series: pd.Series, column: Column) -> pd.Series:
         return _coerce_string(series)
     if column.type == "bool":
         return _coerce_bool(series)
-    if column.type == "date":
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=True)
-        return parsed.dt.tz_localize(None).dt.normalize().astype("datetime64[us]")
-    if column.type == "timestamp":
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=True)
-        return parsed.astype(PANDAS_DTYPES["timestamp"])
+    if column.type in ("date", "timestamp"):
+        return _coerce_temporal(series, column)
     raise ValueError(f"column {column.name!r}: unsupported type {column.type!r}")
 
 
@@ -137,26 +214,70 @@ def pandera_schema(contract: Contract) -> pa.DataFrameSchema:
     )
 
 
-def _check_drift(frame: pd.DataFrame, contract: Contract) -> list[str]:
-    expected = contract.column_names
-    missing = [c for c in expected if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in expected]
+def drift_message(contract: Contract, missing: list[str], extra: list[str]) -> str:
+    """What changed, which contract it breaks and what the policy allows, in one line."""
+    parts = []
     if missing:
+        parts.append(f"missing columns {missing}")
+    if extra:
+        parts.append(f"unexpected columns {[_short(str(c)) for c in extra]}")
+    rename = missing and extra
+    hint = " (a renamed column shows as one missing and one unexpected)" if rename else ""
+    return (
+        f"{contract.table}: extracted data drifted from contract {contract.source_file} "
+        f"(drift_policy: {contract.drift_policy}): {'; '.join(parts)}{hint}. "
+        "Extra columns are tolerated under ignore_extra/evolve, missing nullable columns only "
+        "under evolve; update the contract or the source."
+    )
+
+
+def _check_drift(frame: pd.DataFrame, contract: Contract) -> tuple[list[str], list[str]]:
+    """(extra, missing) columns the policy tolerates; raises SchemaDriftError otherwise."""
+    names = [str(c) for c in frame.columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
         raise SchemaDriftError(
-            f"{contract.table}: columns {missing} required by contract "
-            f"{contract.source_file} are missing from the extracted data "
-            f"(got {list(frame.columns)})"
+            f"{contract.table}: extracted data has duplicated columns {duplicated} "
+            f"(contract {contract.source_file})"
         )
-    if extra and contract.drift_policy == "fail":
-        raise SchemaDriftError(
-            f"{contract.table}: unexpected columns {extra} not in contract "
-            f"{contract.source_file} (drift_policy: fail)"
-        )
-    return extra
+    expected = contract.column_names
+    missing = [c for c in expected if c not in names]
+    extra = [n for n in names if n not in expected]
+    policy = contract.drift_policy
+    missing_ok = policy == "evolve" and all(contract.column(c).nullable for c in missing)
+    if (missing and not missing_ok) or (extra and policy == "fail"):
+        raise SchemaDriftError(drift_message(contract, missing, extra))
+    return extra, missing
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _decimal_overflow(typed: pd.Series, column: Column) -> pd.Series:
+    """Values too large for DECIMAL(precision, scale) would fail the whole load."""
+    limit = 10.0 ** (column.precision - column.scale)
+    return (typed.abs() >= limit).fillna(False).astype(bool)
+
+
+def _type_reasons(
+    frame: pd.DataFrame, typed: pd.DataFrame, contract: Contract
+) -> tuple[dict[int, list[dict[str, Any]]], dict[str, int], dict[str, int]]:
+    reasons: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    non_null: dict[str, int] = {}
+    unparseable: dict[str, int] = {}
+    for column in contract.columns:
+        present = frame[column.name].notna()
+        bad = typed[column.name].isna() & present
+        check = f"type({column.type})"
+        if column.type == "decimal":
+            overflow = _decimal_overflow(typed[column.name], column)
+            bad, check = bad | overflow, f"type(decimal({column.precision},{column.scale}))"
+        non_null[column.name], unparseable[column.name] = int(present.sum()), int(bad.sum())
+        for idx in bad[bad].index:
+            value = _short(frame.at[idx, column.name])
+            reasons[idx].append({"column": column.name, "check": check, "value": value})
+    return reasons, non_null, unparseable
 
 
 def validate_chunk(
@@ -164,23 +285,17 @@ def validate_chunk(
 ) -> ValidatedChunk:
     """Split one extracted chunk into typed valid rows and quarantined rows with reasons.
 
-    Raises SchemaDriftError when columns are missing, or extra under policy ``fail``.
+    Raises SchemaDriftError when the columns drift in a way the contract's policy forbids.
     """
     frame = frame.reset_index(drop=True)
-    extra = _check_drift(frame, contract)
-    reasons: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    frame.columns = [str(c) for c in frame.columns]
+    extra, missing = _check_drift(frame, contract)
+    for name in missing:  # tolerated under evolve: nullable, so null is a valid value
+        frame[name] = None
     typed = pd.DataFrame(index=frame.index)
     for column in contract.columns:
         typed[column.name] = coerce_column(frame[column.name], column)
-        unparseable = typed[column.name].isna() & frame[column.name].notna()
-        for idx in unparseable[unparseable].index:
-            reasons[idx].append(
-                {
-                    "column": column.name,
-                    "check": f"type({column.type})",
-                    "value": _short(frame.at[idx, column.name]),
-                }
-            )
+    reasons, non_null, unparseable = _type_reasons(frame, typed, contract)
     if partition_value is not None and contract.partition_column is not None:
         outside = typed[contract.partition_column] != partition_value
         for idx in outside[outside.fillna(False).astype(bool)].index:
@@ -198,12 +313,19 @@ def validate_chunk(
     except pa.errors.SchemaErrors as exc:
         _collect_pandera_reasons(exc.failure_cases, contract, reasons)
     bad = sorted(reasons)
-    original = _records(frame.loc[bad]) if bad else []
+    original = _records(frame.loc[bad, [*contract.column_names, *extra]]) if bad else []
     quarantined = [
         {"record": record, "reasons": reasons[idx]}
         for idx, record in zip(bad, original, strict=True)
     ]
-    return ValidatedChunk(valid=typed.drop(index=bad), quarantined=quarantined, extra_columns=extra)
+    return ValidatedChunk(
+        valid=typed.drop(index=bad),
+        quarantined=quarantined,
+        extra_columns=extra,
+        missing_columns=missing,
+        non_null=non_null,
+        unparseable=unparseable,
+    )
 
 
 def _collect_pandera_reasons(
@@ -230,10 +352,26 @@ def _collect_pandera_reasons(
             reasons[int(row.index)].append(entry)
 
 
+def _storable(value: Any) -> Any:
+    """JSON that PostgreSQL's jsonb accepts: no NaN/Infinity, no NUL characters, anywhere."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, dict):
+        return {_storable(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\\x00")
+    return value
+
+
 def reasons_json(reasons: list[dict[str, Any]]) -> str:
-    return json.dumps(reasons, default=str)
+    return json.dumps(_storable(reasons), default=lambda v: _storable(str(v)), allow_nan=False)
 
 
 def record_json(record: dict[str, Any]) -> str:
-    return json.dumps(record, default=str, ensure_ascii=False)
-
+    return json.dumps(
+        _storable(record), default=lambda v: _storable(str(v)), ensure_ascii=False, allow_nan=False
+    )

@@ -1,95 +1,226 @@
-"""REST API extraction: pages streamed as DataFrame chunks, never a whole day in memory.
+"""REST API extraction: any paginated JSON endpoint, streamed as DataFrame chunks.
 
-The token is a secret: it only ever travels in the Authorization header, and errors quote
-the endpoint, status and a short excerpt of the body, never the request headers.
+What differs between endpoints is configuration (``pagination.Endpoint``); what every
+extraction gets is the same: auth from EnvVars, per-request timeouts, retries of transient
+faults only (``transport``), a client-side rate limit shared by every worker and process
+(``ratelimit``), bounded parallel slices when the total is known (``parallel``), guards
+against pagination that never ends, and progress in the run log (``progress``).
+
+Memory is bounded by the page size: one page becomes one chunk, and at most
+``max_chunks_in_memory`` chunks wait for the loader.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 import pandas as pd
-import requests
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
-BODY_EXCERPT_CHARS = 300
+from platform_assets.sources.auth import REDACTED, Auth
+from platform_assets.sources.pagination import (
+    CursorPagination,
+    Endpoint,
+    LinkHeaderPagination,
+    OffsetPagination,
+    Page,
+    PageNumberPagination,
+    PageRequest,
+    Pagination,
+    ShapeError,
+    as_params,
+)
+from platform_assets.sources.parallel import ordered_map
+from platform_assets.sources.progress import DEFAULT_EVERY_S, Log, Progress, default_log
+from platform_assets.sources.ratelimit import RateLimiter, rate_limiter
+from platform_assets.sources.retry import RetryBudget
+from platform_assets.sources.transport import (
+    ApiError,
+    PermanentApiError,
+    RetriesExhaustedError,
+    RetrySettings,
+    Transport,
+    describe,
+)
+
+__all__ = [
+    "ApiError",
+    "CursorPagination",
+    "Endpoint",
+    "LinkHeaderPagination",
+    "OffsetPagination",
+    "PageNumberPagination",
+    "PaginationError",
+    "PermanentApiError",
+    "RestApi",
+    "RetriesExhaustedError",
+]
+
+SECRET_FIELDS = ("token", "password")
+_STATE_LOCK = threading.Lock()  # lazy per-run state: two threads must not build two budgets
 
 
-class ApiError(RuntimeError):
-    """The API answered with an error or a body that breaks the expected shape."""
+class PaginationError(PermanentApiError):
+    """The API's pagination does not end: a repeated cursor/link, or more than max_pages."""
 
 
 class RestApi(dg.ConfigurableResource):
-    """An HTTP JSON API behind a bearer token."""
+    """An HTTP JSON API. Secrets (``token``, ``password``) only as ``dg.EnvVar``."""
 
     base_url: str
-    token: str = Field(description="Bearer token; pass it as dg.EnvVar, never inline.")
+    auth: str = Field(default="bearer", description="bearer | api_key | basic | none")
+    token: str | None = Field(default=None, description="Bearer token or API key (EnvVar).")
+    api_key_header: str = "X-API-Key"
+    username: str | None = None
+    password: str | None = Field(default=None, description="Basic auth password (EnvVar).")
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
     page_size: int = 1000
+    max_attempts: int = Field(default=6, description="Attempts per request (1 = no retry).")
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    max_retry_after_s: float = 120.0
+    retry_budget: int = Field(default=50, description="Retries per run, across all requests.")
+    rate_limit_per_s: float = Field(default=0.0, description="Client-side limit; 0 = none.")
+    rate_limit_burst: int = 1
+    rate_limit_store: str = Field(
+        default="", description="'' (this process), a SQLite file, or a postgresql:// URL."
+    )
+    rate_limit_bucket: str = Field(default="", description="Shared bucket; default: host:port.")
+    max_workers: int = Field(default=1, description="Parallel slices when the total is known.")
+    max_chunks_in_memory: int = 4
+    progress_every_s: float = DEFAULT_EVERY_S
 
-    def _get(self, session: requests.Session, path: str, params: Mapping[str, Any]) -> dict:
-        url = self.base_url.rstrip("/") + path
-        response = session.get(
-            url,
-            params=params,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=(self.connect_timeout_s, self.read_timeout_s),
+    _budget: RetryBudget | None = PrivateAttr(default=None)
+    _limiter: RateLimiter | None = PrivateAttr(default=None)
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, (REDACTED if name in SECRET_FIELDS and value else value)
+
+    # --- per-run state (Dagster builds a fresh resource object for every run) -----------------
+
+    def retry_budget_state(self) -> RetryBudget:
+        """The retries left for this run, shared by every extraction that uses this resource."""
+        with _STATE_LOCK:
+            if self._budget is None:
+                self._budget = RetryBudget(self.retry_budget)
+            return self._budget
+
+    def _rate_limiter(self) -> RateLimiter:
+        with _STATE_LOCK:
+            if self._limiter is None:
+                bucket = self.rate_limit_bucket or urlsplit(self.base_url).netloc
+                self._limiter = rate_limiter(
+                    self.rate_limit_store, bucket, self.rate_limit_per_s, self.rate_limit_burst
+                )
+            return self._limiter
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._limiter is not None:
+            self._limiter.close()
+
+    def _transport(self, log: Log) -> Transport:
+        auth = Auth(self.auth, self.token, self.api_key_header, self.username, self.password)
+        retry = RetrySettings(
+            self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.max_retry_after_s
         )
-        if response.status_code != 200:
-            raise ApiError(
-                f"GET {path} {dict(params)} -> HTTP {response.status_code}: "
-                f"{response.text[:BODY_EXCERPT_CHARS]!r}"
-            )
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ApiError(
-                f"GET {path} {dict(params)} -> unparseable JSON body: "
-                f"{response.text[:BODY_EXCERPT_CHARS]!r}"
-            ) from exc
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise ApiError(f"GET {path} {dict(params)} -> body has no 'data' list")
-        return body
+        return Transport(
+            self.base_url,
+            auth,
+            (self.connect_timeout_s, self.read_timeout_s),
+            retry,
+            self._rate_limiter(),
+            self.retry_budget_state(),
+            log,
+        )
 
-    def offset_pages(self, path: str, params: Mapping[str, Any]) -> Iterator[pd.DataFrame]:
-        """Offset/limit pagination; stops on a short or empty page or at the total."""
-        page_size = self.page_size
-        offset = 0
-        with requests.Session() as session:
-            while True:
-                body = self._get(session, path, {**params, "offset": offset, "limit": page_size})
-                rows = body["data"]
-                if rows:
-                    yield _frame(rows)
-                offset += len(rows)
-                total = body.get("total")
-                if len(rows) < page_size or (total is not None and offset >= total):
-                    return
+    # --- extraction ----------------------------------------------------------------------------
 
-    def cursor_pages(
-        self, path: str, params: Mapping[str, Any], max_pages: int = 100_000
+    def pages(
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, Any] | None = None,
+        log: Log | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Cursor pagination; stops when the API returns no next cursor."""
-        page_size = self.page_size
-        cursor: str | None = None
-        with requests.Session() as session:
-            for _ in range(max_pages):
-                page_params = {**params, "limit": page_size}
-                if cursor:
-                    page_params["cursor"] = cursor
-                body = self._get(session, path, page_params)
-                if body["data"]:
-                    yield _frame(body["data"])
-                next_cursor = body.get("next_cursor")
-                if not next_cursor:
-                    return
-                if next_cursor == cursor:
-                    raise ApiError(f"GET {path}: the API returned the same cursor twice")
-                cursor = next_cursor
-        raise ApiError(f"GET {path}: more than {max_pages} pages; the cursor never ends")
+        """Every record of ``endpoint`` for ``params`` (e.g. the partition's date), page by page."""
+        log = log or default_log()
+        transport = self._transport(log)
+        first = endpoint.pagination.first(
+            endpoint.path, as_params(params or {}), endpoint.page_size or self.page_size
+        )
+        progress = Progress(describe(first), log, every_s=self.progress_every_s)
+        try:
+            for page in self._walk(endpoint, first, transport):
+                progress.page(len(page.rows), page.total)
+                if page.rows:
+                    yield _frame(page.rows)
+        finally:
+            transport.close()
+            self._rate_limiter().close()
+        progress.done()
+        if progress.total is not None and progress.rows != progress.total:
+            log.warning(
+                f"{describe(first)}: extracted {progress.rows} rows, the API announced "
+                f"{progress.total}; the downstream checks decide whether that is acceptable"
+            )
+
+    def _walk(self, endpoint: Endpoint, first: PageRequest, transport: Transport) -> Iterator[Page]:
+        page = _fetch(endpoint, transport, first)
+        yield page
+        slices = endpoint.pagination.slices(page) if self.max_workers > 1 else None
+        if slices is None:
+            yield from _sequential(endpoint, transport, page)
+            return
+        window = max(self.max_chunks_in_memory, self.max_workers)
+        yield from ordered_map(
+            lambda request: _fetch(endpoint, transport, request), slices, self.max_workers, window
+        )
+
+
+def _fetch(endpoint: Endpoint, transport: Transport, request: PageRequest) -> Page:
+    response = transport.get(request)
+    try:
+        rows = endpoint.rows(response.body)
+        total = endpoint.total(response.body, response.headers)
+    except ShapeError as exc:
+        raise PermanentApiError(
+            f"{describe(request)} -> HTTP {response.status}: the body breaks the expected "
+            f"shape: {exc}",
+            response.status,
+        ) from None
+    return Page(request, rows, response.body, response.headers, total)
+
+
+def _sequential(endpoint: Endpoint, transport: Transport, page: Page) -> Iterator[Page]:
+    """Follow ``next`` until done, refusing to read the same page twice or to page forever."""
+    pagination: Pagination = endpoint.pagination
+    seen = {(page.request.url, page.request.params)}
+    while True:
+        try:
+            request = pagination.next(page)
+        except ShapeError as exc:
+            raise PermanentApiError(f"{describe(page.request)}: {exc}") from None
+        if request is None:
+            return
+        key = (request.url, request.params)
+        if key in seen:
+            raise PaginationError(
+                f"{describe(page.request)}: the API's next page is one already read "
+                f"({describe(request)}); its cursor never ends"
+            )
+        if request.number > endpoint.max_pages:
+            raise PaginationError(
+                f"{describe(request)}: more than max_pages={endpoint.max_pages} pages; "
+                "the cursor never ends (raise max_pages if the data really is that large)"
+            )
+        seen.add(key)
+        page = _fetch(endpoint, transport, request)
+        yield page
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:

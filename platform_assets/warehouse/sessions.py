@@ -2,21 +2,40 @@
 
 A session is opened per unit of work and closed at once: DuckDB lets one process hold
 its file at a time, so connections are never kept between steps.
+
+Two kinds of session: ``transaction`` for statements and reads (psycopg on PostgreSQL, so
+numerics come back as Decimal), and ``load_transaction`` for bulk loads, which adds Arrow
+sinks (ADBC binary COPY on PostgreSQL, see ``adbc.py``; Arrow scans on DuckDB).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
-import pandas as pd
 import psycopg
-from psycopg import sql as pgsql
+import pyarrow as pa
 
-from platform_assets.warehouse.sql import column_list, qualified, to_driver_params, used_params
+from platform_assets.contracts import Contract
+from platform_assets.warehouse.adbc import adbc_transaction
+from platform_assets.warehouse.arrow import QUARANTINE_ARROW_SCHEMA
+from platform_assets.warehouse.sinks import BATCH_BYTES, DuckDBSink, Sink
+from platform_assets.warehouse.sql import (
+    QUARANTINE_SCHEMA,
+    QUARANTINE_TABLE,
+    STAGE_TABLE,
+    column_list,
+    qualified,
+    quote,
+    table_name,
+    to_driver_params,
+    used_params,
+)
+from platform_assets.warehouse.urls import dialect_of, duckdb_path, libpq_url
+
+__all__ = ["LoadSession", "Session", "dialect_of", "load_transaction", "transaction"]
 
 
 class Session(Protocol):
@@ -24,33 +43,19 @@ class Session(Protocol):
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]: ...
 
-    def insert_frame(
-        self, schema: str, table: str, frame: pd.DataFrame, types: list[str]
-    ) -> None: ...
-
     def lock(self, key: str) -> None: ...
 
 
-def dialect_of(url: str) -> str:
-    if url.startswith("duckdb:"):
-        return "duckdb"
-    if url.startswith(("postgresql:", "postgresql+", "postgres:")):
-        return "postgres"
-    raise ValueError(
-        "PLATFORM_WAREHOUSE_URL must start with duckdb:/// or postgresql://; "
-        f"got a URL with scheme {url.split(':', 1)[0]!r}"
-    )
+class LoadSession(Session, Protocol):
+    """A session that also bulk-loads Arrow tables, all inside its one transaction."""
 
+    def table_sink(self, schema: str, table: str, columns: pa.Schema) -> Sink: ...
 
-def duckdb_path(url: str) -> Path:
-    """``duckdb:///relative/file.duckdb`` or ``duckdb:////absolute/file.duckdb``."""
-    return Path(url.removeprefix("duckdb:///"))
+    def stage(self, contract: Contract) -> tuple[str, Sink]:
+        """An empty temporary table shaped like the contract's, its name and its sink."""
+        ...
 
-
-def libpq_url(url: str) -> str:
-    """psycopg wants ``postgresql://``; SQLAlchemy-style ``postgresql+driver://`` is accepted."""
-    scheme, rest = url.split("://", 1)
-    return f"postgresql://{rest}" if scheme.startswith("postgres") else url
+    def quarantine_sink(self) -> Sink: ...
 
 
 class DuckDBSession:
@@ -63,27 +68,22 @@ class DuckDBSession:
         result = self._con.execute(to_driver_params(sql, "duckdb"), used_params(sql, params))
         return result.fetchall() if result.description else []
 
-    def insert_frame(self, schema: str, table: str, frame: pd.DataFrame, types: list[str]) -> None:
-        self._con.register("_platform_chunk", frame)
-        try:
-            columns = column_list(list(frame.columns))
-            self._con.execute(
-                f"INSERT INTO {qualified(schema, table)} ({columns}) "  # noqa: S608 - quoted identifiers
-                f"SELECT {columns} FROM _platform_chunk"
-            )
-        finally:
-            self._con.unregister("_platform_chunk")
-
     def lock(self, key: str) -> None:
         """DuckDB's file lock already admits one writer process."""
 
+    def table_sink(self, schema: str, table: str, columns: pa.Schema) -> Sink:
+        return DuckDBSink(self._con, qualified(schema, table), column_list(columns.names))
 
-def _python_values(series: pd.Series, column_type: str) -> list[Any]:
-    if column_type == "date":
-        return [None if pd.isna(v) else v.date() for v in series]
-    if column_type == "timestamp":
-        return [None if pd.isna(v) else v.to_pydatetime() for v in series]
-    return series.astype(object).where(series.notna(), None).tolist()
+    def stage(self, contract: Contract) -> tuple[str, Sink]:
+        stage = f"{quote('temp')}.{quote('main')}.{quote(STAGE_TABLE)}"
+        self._con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote(STAGE_TABLE)} AS "  # noqa: S608 - quoted
+            f"SELECT * FROM {table_name(contract)} LIMIT 0"
+        )
+        return stage, DuckDBSink(self._con, stage, column_list(contract.column_names))
+
+    def quarantine_sink(self) -> Sink:
+        return self.table_sink(QUARANTINE_SCHEMA, QUARANTINE_TABLE, QUARANTINE_ARROW_SCHEMA)
 
 
 class PostgresSession:
@@ -97,38 +97,44 @@ class PostgresSession:
             cur.execute(to_driver_params(sql, "postgres"), used_params(sql, params) or None)
             return cur.fetchall() if cur.description else []
 
-    def insert_frame(self, schema: str, table: str, frame: pd.DataFrame, types: list[str]) -> None:
-        statement = pgsql.SQL("COPY {}.{} ({}) FROM STDIN").format(
-            pgsql.Identifier(schema),
-            pgsql.Identifier(table),
-            pgsql.SQL(", ").join(pgsql.Identifier(c) for c in frame.columns),
-        )
-        columns = [_python_values(frame[c], t) for c, t in zip(frame.columns, types, strict=True)]
-        with self._conn.cursor() as cur, cur.copy(statement) as copy:
-            for row in zip(*columns, strict=True):
-                copy.write_row(row)
-
     def lock(self, key: str) -> None:
         """Serialise writers of the same partition; released at commit or rollback."""
         self.execute("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))", {"key": key})
 
 
 @contextmanager
+def duckdb_transaction(url: str) -> Iterator[DuckDBSession]:
+    path = duckdb_path(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        yield DuckDBSession(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+@contextmanager
 def transaction(url: str) -> Iterator[Session]:
     """A session in one transaction: committed when the block ends, rolled back on error."""
     if dialect_of(url) == "duckdb":
-        path = duckdb_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
-        try:
-            con.execute("BEGIN TRANSACTION")
-            yield DuckDBSession(con)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
+        with duckdb_transaction(url) as session:
+            yield session
     else:
         with psycopg.connect(libpq_url(url)) as conn:  # commits on success, rolls back on error
             yield PostgresSession(conn)
+
+
+@contextmanager
+def load_transaction(url: str, batch_bytes: int = BATCH_BYTES) -> Iterator[LoadSession]:
+    """A bulk-load session in one transaction; its sinks' rows commit with it or not at all."""
+    if dialect_of(url) == "duckdb":
+        with duckdb_transaction(url) as session:
+            yield session
+    else:
+        with adbc_transaction(libpq_url(url), batch_bytes) as session:
+            yield session

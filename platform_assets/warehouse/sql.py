@@ -14,6 +14,7 @@ from platform_assets.contracts import Column, Contract
 
 QUARANTINE_SCHEMA = "platform"
 QUARANTINE_TABLE = "quarantine"
+STAGE_TABLE = "_platform_stage"  # temporary, per load transaction
 QUARANTINE_COLUMNS = ("asset", "partition_key", "run_id", "quarantined_at", "record", "reasons")
 _PARAM = re.compile(r"(?<![:\w]):([a-zA-Z_]\w*)")
 
@@ -89,3 +90,31 @@ def used_params(sql: str, params: Mapping[str, object] | None) -> dict[str, obje
     """Only the parameters the statement names: duckdb rejects unused ones."""
     names = set(_PARAM.findall(sql))
     return {k: v for k, v in (params or {}).items() if k in names}
+
+
+def to_positional(sql: str, params: Mapping[str, object] | None) -> tuple[str, tuple[object, ...]]:
+    """``:name`` parameters as ``$1, $2, ...`` plus their values in order (ADBC PostgreSQL)."""
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    text = _PARAM.sub(number, sql)
+    values = params or {}
+    missing = [name for name in order if name not in values]
+    if missing:
+        raise KeyError(f"SQL parameters {missing} have no value")
+    return text, tuple(values[name] for name in order)
+
+
+def lock_key(contract: Contract, partition: object | None) -> str:
+    """The advisory-lock key of one partition (``*``: the whole table); one writer at a time."""
+    return f"{contract.schema}.{contract.table}/{'*' if partition is None else partition}"
+
+
+def primary_key_match(contract: Contract, left: str, right: str) -> str:
+    """``left.k1 = right.k1 AND ...`` over the contract's primary key (aliases are trusted)."""
+    return " AND ".join(f"{left}.{quote(k)} = {right}.{quote(k)}" for k in contract.primary_key)

@@ -1,0 +1,98 @@
+"""Fixtures for the Celery profile: Redis, a shared dagster-postgres instance, workers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dagster as dg
+import pytest
+import redis
+
+from platform_assets_tests.conftest import service_unavailable
+from platform_assets_tests.scale.workers import REPO, Worker
+
+REDIS_URL = os.environ.get("PLATFORM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        service_unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def celery_env(redis_url: str) -> Iterator[dict[str, str]]:
+    """The Celery profile's settings, namespaced per test so no other broker user interferes;
+    the namespace's keys are deleted afterwards."""
+    prefix = f"platform-test-{uuid.uuid4().hex[:12]}:"
+    yield {
+        "PLATFORM_EXECUTOR": "celery",
+        "PLATFORM_CELERY_BROKER_URL": redis_url,
+        "PLATFORM_CELERY_BACKEND_URL": redis_url,
+        "PLATFORM_CELERY_KEY_PREFIX": prefix,
+    }
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+
+
+def pg_instance_env(dagster_url: str) -> dict[str, str]:
+    """DAGSTER_PG_* for the production dagster.yaml, pointing at a test database."""
+    db = urlparse(dagster_url)
+    return {
+        "DAGSTER_PG_USERNAME": db.username or "postgres",
+        "DAGSTER_PG_PASSWORD": db.password or "",
+        "DAGSTER_PG_HOST": db.hostname or "127.0.0.1",
+        "DAGSTER_PG_PORT": str(db.port or 5432),
+        "DAGSTER_PG_DB": db.path.lstrip("/"),
+    }
+
+
+def pg_dagster_home(home: Path) -> Path:
+    """A DAGSTER_HOME holding the repository's production dagster.yaml (PostgreSQL storage)."""
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    return dagster_home
+
+
+def open_instance(dagster_home: Path) -> dg.DagsterInstance:
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    return instance
+
+
+@pytest.fixture
+def start_workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
+    """Starts worker processes with the current environment; always stops them."""
+    started: list[Worker] = []
+
+    def start(count: int, concurrency: int = 2) -> list[Worker]:
+        run = uuid.uuid4().hex[:6]
+        workers = [
+            Worker(
+                name=f"w{index}-{run}",
+                log=tmp_path / f"worker{len(started) + index}.log",
+                env=dict(os.environ),
+                concurrency=concurrency,
+            )
+            for index in range(count)
+        ]
+        for worker in workers:
+            started.append(worker.start())
+        for worker in workers:
+            worker.wait_ready()
+        return workers
+
+    yield start
+    for worker in started:
+        worker.stop()

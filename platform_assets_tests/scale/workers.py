@@ -1,0 +1,126 @@
+"""Real dagster-celery worker processes for tests and benchmarks, started as deploy/worker.sh
+starts them, each in its own process group, and always stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+WORKER_SH = REPO / "deploy" / "worker.sh"
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Worker:
+    """One worker: the celery main process (pid = process group id) and its pool."""
+
+    name: str
+    log: Path
+    env: Mapping[str, str]
+    concurrency: int = 2
+    queues: str = "extract,warehouse"
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def node(self) -> str:
+        """The Celery node name, as dagster-celery reports it per step ("Celery worker")."""
+        return f"{self.name}@{socket.gethostname()}"
+
+    def start(self) -> Worker:
+        env = {
+            **self.env,
+            "PYTHON": sys.executable,
+            "WORKER_NAME": self.name,
+            "CONCURRENCY": str(self.concurrency),
+            "QUEUES": self.queues,
+        }
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [str(WORKER_SH)],
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: the pool dies with it
+            )
+        return self
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while f"{self.node} ready." not in self.log_text():
+            if self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError(f"worker {self.name} exited:\n{self.log_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"worker {self.name} not ready:\n{self.log_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def pids(self) -> set[int]:
+        """Live processes of the worker's group: the main process and its pool."""
+        if self.proc is None:
+            return set()
+        return group_members(self.proc.pid)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group, as when the machine is lost; no shutdown handlers run."""
+        assert self.proc is not None
+        _signal_group(self.proc, signal.SIGKILL)
+        self.proc.wait(timeout=STOP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        """SIGTERM (warm shutdown), SIGKILL after a timeout; idempotent, never hangs."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        # Pool processes can outlive a main process that died first: sweep what is left of
+        # the group (a process group id is not reused while the group has members).
+        if group_members(proc.pid):
+            _signal_group_id(proc.pid, signal.SIGKILL)
+
+
+def group_members(group: int) -> set[int]:
+    return {
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _process_group(entry) == group
+    }
+
+
+def _process_group(proc_dir: Path) -> int | None:
+    try:
+        stat = (proc_dir / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after the last ")".
+    return int(stat.rsplit(")", 1)[1].split()[2])
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    # Only while the leader is unreaped: afterwards its pid (= group id) may be reused.
+    if proc.poll() is None:
+        _signal_group_id(proc.pid, sig)
+
+
+def _signal_group_id(group: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        return
