@@ -1,10 +1,10 @@
-# platform_assets: make run | make dev | make test | make bench | make lint
+# platform_assets: make run | make dev | make test | make health | make metrics | make bench | make lint
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run dev test lint format bench clean
+.PHONY: install run dev test health metrics lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,23 @@ dev: $(STAMP)  ## Dagster UI + daemon on http://127.0.0.1:3000 with the demo sou
 
 test: $(STAMP)  ## the whole suite (PostgreSQL tests skip without a server)
 	$(BIN)/python -m pytest
+
+health: $(STAMP)  ## per asset: latest partition, freshness, checks, rows, quarantine, alerts
+	$(BIN)/platform-health $(HEALTH_ARGS)
+
+metrics: $(STAMP)  ## Prometheus exporter on http://127.0.0.1:9464/metrics (PLATFORM_METRICS_PORT)
+	$(BIN)/platform-metrics
+
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Loading benchmark on PostgreSQL (PLATFORM_BENCH_POSTGRES_URL, default the test server):
+# bench/results/load.json and a table. ~12 min; BENCH_ARGS="--rss-rows 100000,1000000" ~5 min.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.load $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -35,6 +35,7 @@ from platform_assets.observability.runs import (
     RunCursor,
     check_evaluations,
     finished_runs,
+    user_error,
 )
 
 Clock = Callable[[], float]
@@ -265,12 +266,7 @@ def retry_will_follow(tags: dict[str, str], instance: dg.DagsterInstance) -> boo
 
 
 def _step_error(event: dg.DagsterEvent) -> str:
-    """The user's exception (Dagster wraps it), e.g. ``orders: RuntimeError: HTTP 503``."""
-    error = getattr(event.event_specific_data, "error", None)
-    while error is not None and error.cause is not None:
-        error = error.cause
-    message = error.message if error is not None else (event.message or "")
-    return f"{event.step_key}: {message.strip()[:ERROR_CHARS]}"
+    return f"{event.step_key}: {user_error(event)[:ERROR_CHARS]}"
 
 
 def failure_alert(context: dg.RunFailureSensorContext, alerting: Alerting) -> Alert:

@@ -45,10 +45,13 @@ an error naming the file and the field.
 | `table`, `layer`, `description`, `owner` | identity; the layer is the warehouse schema |
 | `columns` | `name`, `type`, `description`, `nullable`, `min`, `max`, `accepted_values`, \
 `pattern`, `references: table.column`, `pii: true` (never shown in check samples), \
-`precision`/`scale` (decimal) |
+`precision`/`scale` (decimal), `lineage` (marts: the upstream `table.column`s it is \
+computed from) |
 | `primary_key`, `partition_column` | the key; the daily partition's date column |
 | `row_rules` | comparisons within a row, e.g. `clicks <= impressions` |
 | `freshness` | `warn_after`, `fail_after` (e.g. `26h`) |
+| `deadline` | partitioned tables: UTC time of day (`"06:00"`) by which yesterday's \
+partition is materialized |
 | `drift_policy` | `fail` (default), `ignore_extra` or `evolve`, see below |
 | `quarantine_threshold` | raw tables (required): max share of quarantined rows, 0 to 1 |
 | `volume` | `min_rows` (default 1); partitioned tables also `history_partitions` (14), \
@@ -112,6 +115,8 @@ def _rules(column: Column) -> str:
         rules.append(f"matches `{column.pattern}`")
     if column.references is not None:
         rules.append(f"references `{column.references}`")
+    if column.lineage:
+        rules.append("from " + ", ".join(f"`{ref}`" for ref in column.lineage))
     return "; ".join(rules).replace("|", "\\|")
 
 
@@ -162,6 +167,8 @@ def _facts(contract: Contract) -> list[str]:
         )
     else:
         facts.append(f"- volume: min_rows {volume.min_rows}")
+    if contract.deadline is not None:
+        facts.append(f"- deadline: yesterday's partition by {contract.deadline:%H:%M} UTC")
     if contract.row_rules:
         facts.append("- row rules: " + ", ".join(f"`{r}`" for r in contract.row_rules))
     checks = ", ".join(f"`{n}` ({contract.severity(n)})" for n in contract.check_names)

@@ -41,7 +41,7 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from platform_assets.alerts.sinks import redact, url_secrets
 from platform_assets.contracts import Contract, contracts
-from platform_assets.observability.runs import RunCursor, finished_runs, run_events
+from platform_assets.observability.runs import RunCursor, finished_runs, run_events, user_error
 from platform_assets.warehouse.resource import Warehouse
 from platform_assets.warehouse.urls import dialect_of, duckdb_path
 
@@ -144,9 +144,8 @@ def steps_of(instance: dg.DagsterInstance, run_id: str) -> list[StepRecord]:
         elif kind == dg.DagsterEventType.STEP_SUCCESS:
             step.ended, step.outcome = record.timestamp, "COMPLETE"
         elif kind == dg.DagsterEventType.STEP_FAILURE:
-            error = getattr(event.event_specific_data, "error", None)
             step.ended, step.outcome = record.timestamp, "FAIL"
-            step.error = error.message if error is not None else event.message
+            step.error = user_error(event)
         elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
             step.materializations.append(event.step_materialization_data.materialization)
     return [s for s in steps.values() if s.started is not None and s.step_key in contracts()]

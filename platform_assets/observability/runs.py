@@ -102,3 +102,11 @@ def check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[tuple[f
         (r.timestamp, r.event_log_entry.get_dagster_event().asset_check_evaluation_data)
         for r in records
     ]
+
+
+def user_error(event: dg.DagsterEvent) -> str:
+    """The exception the step's code raised (Dagster wraps it), e.g. ``RuntimeError: ...``."""
+    error = getattr(event.event_specific_data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return (error.message if error is not None else (event.message or "")).strip()

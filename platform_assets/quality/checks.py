@@ -93,7 +93,7 @@ class Scope:
     def where(self, *clauses: str, alias: str = "") -> str:
         """`` WHERE`` over the partition (when partitioned) and the given clauses."""
         prefix = f"{alias}." if alias else ""
-        parts = [c for c in clauses if c]
+        parts = [f"({c})" for c in clauses if c]  # a clause may hold OR: keep it whole
         if self.contract.partition_column is not None:
             parts.append(f"{prefix}{quote(self.contract.partition_column)} = :partition")
         return f" WHERE {' AND '.join(parts)}" if parts else ""
@@ -130,10 +130,11 @@ def _describe(contract: Contract, name: str) -> str:
         return "Accepted values, min/max ranges and row rules hold in the warehouse."
     if name.startswith(FOREIGN_KEY_PREFIX):
         column = contract.column(name.removeprefix(FOREIGN_KEY_PREFIX))
-        return (
-            f"Every {column.name} exists in {column.references} (any partition); orphans whose "
-            "parent row sits in quarantine are counted apart and tolerated."
-        )
+        text = f"Every {column.name} exists in {column.references} (any partition)."
+        parent = contracts().get((column.references or "").split(".")[0])
+        if parent is not None and parent.layer == "raw":
+            text += " Orphans whose parent row sits in quarantine are counted apart, tolerated."
+        return text
     if name == QUARANTINE_CHECK:
         return f"At most {contract.quarantine_threshold:.0%} of extracted rows are quarantined."
     if name == VOLUME_CHECK:
@@ -264,15 +265,17 @@ def _table_exists(session: Session, schema: str, table: str) -> bool:
     )
 
 
-def _quarantined_parent(session: Session, parent: Contract, key: str, child: str) -> str:
-    """SQL: the child's key appears in a quarantined record of the parent (raw parents only)."""
+def _quarantined_keys(session: Session, parent: Contract) -> str:
+    """SQL: the distinct key values (as text, column ``k``) of the parent's quarantined rows.
+
+    A derived table joined once (a hash join), never a per-row subquery over parsed JSON.
+    """
     if parent.layer != "raw" or not _table_exists(session, QUARANTINE_SCHEMA, QUARANTINE_TABLE):
-        return "1 = 0"
+        return "SELECT CAST(NULL AS VARCHAR) AS k WHERE 1 = 0"
     json_type = "JSON" if session.dialect == "duckdb" else "jsonb"
     return (
-        f"EXISTS (SELECT 1 FROM {qualified(QUARANTINE_SCHEMA, QUARANTINE_TABLE)} q "  # noqa: S608
-        f"WHERE q.asset = :parent_asset AND CAST(q.record AS {json_type}) ->> "
-        f"CAST(:parent_key AS VARCHAR) = CAST({child} AS VARCHAR))"
+        f"SELECT DISTINCT CAST(q.record AS {json_type}) ->> CAST(:parent_key AS VARCHAR) AS k "  # noqa: S608
+        f"FROM {qualified(QUARANTINE_SCHEMA, QUARANTINE_TABLE)} q WHERE q.asset = :parent_asset"
     )
 
 
@@ -289,12 +292,12 @@ def foreign_key_check(scope: Scope, column: Column) -> Outcome:
         f"{child} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table_name(parent)} p "  # noqa: S608
         f"WHERE p.{quote(parent_key)} = {child})"
     )
-    explained = _quarantined_parent(scope.session, parent, parent_key, child)
+    quarantined = _quarantined_keys(scope.session, parent)
     params = {"parent_asset": parent.table, "parent_key": parent_key}
     orphans, keys, in_quarantine = scope.session.execute(
-        f"SELECT count(*), count(DISTINCT {child}), "  # noqa: S608
-        f"coalesce(sum(CASE WHEN {explained} THEN 1 ELSE 0 END), 0) "
-        f"FROM {scope.table} c{scope.where(orphan, alias='c')}",
+        f"SELECT count(*), count(DISTINCT o.k), count(qk.k) FROM "  # noqa: S608
+        f"(SELECT {child} AS k FROM {scope.table} c{scope.where(orphan, alias='c')}) o "
+        f"LEFT JOIN ({quarantined}) qk ON qk.k = CAST(o.k AS VARCHAR)",
         {**scope.params, **params},
     )[0]
     unexplained = orphans - in_quarantine
@@ -305,7 +308,10 @@ def foreign_key_check(scope: Scope, column: Column) -> Outcome:
         "orphans_unexplained": int(unexplained),
     }
     if unexplained:
-        metadata["sample_orphans"] = scope.sample(f"{orphan} AND NOT ({explained})", params, "c")
+        explained = (
+            f"EXISTS (SELECT 1 FROM ({quarantined}) qk WHERE qk.k = CAST({child} AS VARCHAR))"  # noqa: S608
+        )
+        metadata["sample_orphans"] = scope.sample(f"{orphan} AND NOT {explained}", params, "c")
     text = f"{unexplained} orphaned rows without a parent, {in_quarantine} with a quarantined one"
     return Outcome(unexplained == 0, metadata, text)
 

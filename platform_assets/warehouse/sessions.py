@@ -61,18 +61,30 @@ class LoadSession(Session, Protocol):
 class DuckDBSession:
     dialect = "duckdb"
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, batch_bytes: int = BATCH_BYTES) -> None:
         self._con = con
+        self._batch_bytes = batch_bytes
+        self._sinks: list[DuckDBSink] = []
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        self.flush()  # statements see every row written so far
         result = self._con.execute(to_driver_params(sql, "duckdb"), used_params(sql, params))
         return result.fetchall() if result.description else []
 
     def lock(self, key: str) -> None:
         """DuckDB's file lock already admits one writer process."""
 
+    def flush(self) -> None:
+        for sink in self._sinks:
+            sink.finish()
+
     def table_sink(self, schema: str, table: str, columns: pa.Schema) -> Sink:
-        return DuckDBSink(self._con, qualified(schema, table), column_list(columns.names))
+        return self._sink(qualified(schema, table), column_list(columns.names))
+
+    def _sink(self, target: str, columns: str) -> DuckDBSink:
+        sink = DuckDBSink(self._con, target, columns, self._batch_bytes)
+        self._sinks.append(sink)
+        return sink
 
     def stage(self, contract: Contract) -> tuple[str, Sink]:
         stage = f"{quote('temp')}.{quote('main')}.{quote(STAGE_TABLE)}"
@@ -80,7 +92,7 @@ class DuckDBSession:
             f"CREATE OR REPLACE TEMP TABLE {quote(STAGE_TABLE)} AS "  # noqa: S608 - quoted
             f"SELECT * FROM {table_name(contract)} LIMIT 0"
         )
-        return stage, DuckDBSink(self._con, stage, column_list(contract.column_names))
+        return stage, self._sink(stage, column_list(contract.column_names))
 
     def quarantine_sink(self) -> Sink:
         return self.table_sink(QUARANTINE_SCHEMA, QUARANTINE_TABLE, QUARANTINE_ARROW_SCHEMA)
@@ -103,13 +115,15 @@ class PostgresSession:
 
 
 @contextmanager
-def duckdb_transaction(url: str) -> Iterator[DuckDBSession]:
+def duckdb_transaction(url: str, batch_bytes: int = BATCH_BYTES) -> Iterator[DuckDBSession]:
     path = duckdb_path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
     try:
         con.execute("BEGIN TRANSACTION")
-        yield DuckDBSession(con)
+        session = DuckDBSession(con, batch_bytes)
+        yield session
+        session.flush()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -133,7 +147,7 @@ def transaction(url: str) -> Iterator[Session]:
 def load_transaction(url: str, batch_bytes: int = BATCH_BYTES) -> Iterator[LoadSession]:
     """A bulk-load session in one transaction; its sinks' rows commit with it or not at all."""
     if dialect_of(url) == "duckdb":
-        with duckdb_transaction(url) as session:
+        with duckdb_transaction(url, batch_bytes) as session:
             yield session
     else:
         with adbc_transaction(libpq_url(url), batch_bytes) as session:

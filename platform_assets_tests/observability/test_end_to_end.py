@@ -5,6 +5,7 @@ Prometheus metrics and the ``platform-health`` command."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import pytest
 
 from platform_assets.contracts import contracts
 from platform_assets.launch import EMBEDDED_INSTANCE
-from platform_assets.observability.health import asset_health
+from platform_assets.observability.health import asset_health, report
 from platform_assets.observability.metrics import PlatformMetrics
 from platform_assets.observability.openlineage import OpenLineage, openlineage_sensor
 from platform_assets_tests.conftest import TEST_DAY
@@ -187,7 +188,5 @@ def check_health_command_prints_the_table() -> None:
     ]
     orders = next(line for line in table if line.startswith("orders "))
     assert DAY in orders and "fresh (" in orders and "none" in orders
-    as_json = subprocess.run(
-        [str(health), "--json"], capture_output=True, text=True, timeout=120, check=True
-    ).stdout
-    assert {row["asset"] for row in json.loads(as_json)} == set(contracts())
+    as_json = json.loads(report(os.environ, as_json=True))  # the --json path, in-process
+    assert {row["asset"] for row in as_json} == set(contracts())

@@ -115,16 +115,28 @@ def test_accepted_values_and_ranges_are_rechecked_in_the_warehouse(warehouse) ->
     assert (sample["order_id"], sample["status"], sample["amount_cents"]) == ("1", "lost", "-1")
 
 
-def test_row_rules_are_rechecked_in_the_warehouse(warehouse) -> None:
-    spend = load(warehouse, C["marketing_spend"], marketing_spend_for_day(TEST_DAY, CFG), TEST_DAY)
-    assert spend.loaded == 5
-    warehouse.query(
-        'UPDATE "raw"."marketing_spend" SET clicks = impressions + 1 WHERE channel = :channel',
-        {"channel": "video"},
-    )
+def test_row_rules_are_rechecked_on_exactly_the_partition(warehouse) -> None:
+    yesterday = TEST_DAY - timedelta(days=1)
+    for day in (yesterday, TEST_DAY):
+        spend = load(warehouse, C["marketing_spend"], marketing_spend_for_day(day, CFG), day)
+        assert spend.loaded == 5
+    for day, channel, change in (
+        (TEST_DAY, "video", "clicks = impressions + 1"),
+        (TEST_DAY, "search", "spend_usd = -1"),
+        (yesterday, "email", "spend_usd = -1"),  # another partition: not this gate's business
+    ):
+        warehouse.query(
+            f'UPDATE "raw"."marketing_spend" SET {change} WHERE channel = :c AND date = :d',  # noqa: S608
+            {"c": channel, "d": day},
+        )
     result = checks(warehouse, C["marketing_spend"], TEST_DAY)["accepted_values_and_ranges"]
-    assert meta(result, "violations")["clicks <= impressions"] == 1
-    assert [r["channel"] for r in meta(result, "sample_failing_rows")] == ["video"]
+    violations = meta(result, "violations")
+    assert (violations["clicks <= impressions"], violations["spend_usd >= 0"]) == (1, 1)
+    sample = meta(result, "sample_failing_rows")
+    assert sorted((r["date"], r["channel"]) for r in sample) == [
+        (TEST_DAY.isoformat(), "search"),
+        (TEST_DAY.isoformat(), "video"),
+    ]
 
 
 def test_orphans_fail_unless_their_parent_was_quarantined(warehouse) -> None:
@@ -362,3 +374,37 @@ def test_a_contract_the_table_cannot_follow_fails_before_loading(
     assert "missing in the table: ['coupon']" in message
     assert "orders.yaml" in message and f"drift_policy: {policy}" in message and hint in message
     assert warehouse.count(C["orders"], TEST_DAY) == 240  # nothing changed
+
+
+def test_the_gates_speak_postgresql_too(make_pg_database) -> None:
+    """jsonb quarantine records, information_schema names and bound parameters on PostgreSQL."""
+    from platform_assets.warehouse.resource import Warehouse
+
+    warehouse = Warehouse(url=make_pg_database())
+    cfg = replace(CFG, defect_rate=0.1)
+    load(warehouse, C["customers"], customers(cfg), None)
+    orders = load(warehouse, C["orders"], orders_for_day(TEST_DAY, cfg), TEST_DAY)
+    payments = payments_for_day(TEST_DAY, CFG)
+    stray = payments.iloc[[0]].assign(payment_id=99, order_id=424242)
+    paid = load(warehouse, C["payments"], pd.concat([payments, stray]), TEST_DAY)
+    results = checks(warehouse, C["payments"], TEST_DAY, paid.facts)
+    assert failed(results) == ["foreign_key_order_id"]
+    fk = results["foreign_key_order_id"]
+    bad_orders = defects("orders", TEST_DAY, cfg)
+    assert meta(fk, "orphans_with_quarantined_parent") == int(
+        payments["order_id"].isin(bad_orders).sum()
+    )
+    assert meta(fk, "orphans_unexplained") == 1
+    assert [r["order_id"] for r in meta(fk, "sample_orphans")] == ["424242"]
+    results = checks(warehouse, C["orders"], TEST_DAY, orders.facts)
+    assert failed(results) == []  # 24 of 240 quarantined: exactly the 10% threshold passes
+    assert meta(results["quarantine_rate"], "quarantine_rate") == 0.1
+    assert meta(results["foreign_key_customer_id"], "orphans_with_quarantined_parent") > 0
+    sample = meta(results["quarantine_rate"], "sample_quarantined")
+    assert sample and all(isinstance(s["record"], dict) for s in sample)
+    assert meta(results["schema_drift"], "findings") == []
+    customers_checks = checks(warehouse, C["customers"], None)
+    assert {
+        s["record"]["email"]
+        for s in meta(customers_checks["quarantine_rate"], "sample_quarantined")
+    } == {"<pii>"}
