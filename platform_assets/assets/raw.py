@@ -160,6 +160,7 @@ def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinitio
         group_name="sources",
         description=contract.description,
         kinds={source.kind, "pandas"},
+        deps=contract.referenced_tables,
         partitions_def=daily_partitions if contract.is_partitioned else None,
         metadata=definition_metadata(contract),
         check_specs=check_specs(contract),

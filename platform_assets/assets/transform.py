@@ -42,7 +42,7 @@ def build_sql_asset(contract: Contract, deps: tuple[str, ...]) -> dg.AssetsDefin
         group_name=GROUPS[contract.layer],
         description=contract.description,
         kinds={"sql"},
-        deps=list(deps),
+        deps=sorted({*deps, *contract.referenced_tables}),
         partitions_def=daily_partitions if contract.is_partitioned else None,
         metadata={
             **definition_metadata(contract),

@@ -123,6 +123,11 @@ class Contract:
         return [c for c in self.columns if c.references is not None]
 
     @property
+    def referenced_tables(self) -> list[str]:
+        """Parents of the foreign keys: loaded first, since the key checks read them."""
+        return sorted({c.references.split(".")[0] for c in self.foreign_keys if c.references})
+
+    @property
     def check_names(self) -> list[str]:
         """Every gate this contract implies, in the order they are declared and run."""
         names = [PRIMARY_KEY_CHECK]

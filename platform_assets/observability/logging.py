@@ -91,11 +91,26 @@ def log_format(env: Mapping[str, str] = os.environ) -> str:
     return fmt
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a line is logged (redirected, captured)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        return  # always the current sys.stdout
+
+
 def json_stdout_logger() -> logging.Logger:
     """A process-wide logger writing JSON lines to stdout (set up once, never propagated)."""
     logger = logging.getLogger(JSON_LOGGER)
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler()
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)

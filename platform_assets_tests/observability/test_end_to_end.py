@@ -5,9 +5,6 @@ Prometheus metrics and the ``platform-health`` command."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +13,8 @@ import pytest
 
 from platform_assets.contracts import contracts
 from platform_assets.launch import EMBEDDED_INSTANCE
-from platform_assets.observability.health import asset_health, report
+from platform_assets.observability.health import asset_health
+from platform_assets.observability.health import main as health_main
 from platform_assets.observability.metrics import PlatformMetrics
 from platform_assets.observability.openlineage import OpenLineage, openlineage_sensor
 from platform_assets_tests.conftest import TEST_DAY
@@ -55,7 +53,7 @@ def test_one_run_observed_end_to_end(
         check_marts_carry_column_lineage(observed)
         check_openlineage_events_per_asset_materialization(observed, tmp_path)
         check_metrics_and_health_report_the_run(observed)
-    check_health_command_prints_the_table()
+    check_health_command_prints_the_table(capfd)
 
 
 def check_every_pipeline_log_line_is_json_with_run_job_asset_partition(observed) -> None:
@@ -171,11 +169,10 @@ def check_metrics_and_health_report_the_run(observed) -> None:
         assert row.rows == partition_rows(platform, table)
 
 
-def check_health_command_prints_the_table() -> None:
-    health = Path(sys.executable).with_name("platform-health")
-    table = subprocess.run(
-        [str(health)], capture_output=True, text=True, timeout=120, check=True
-    ).stdout.splitlines()
+def check_health_command_prints_the_table(capsys) -> None:
+    """``make health`` runs this console entry point (platform-health)."""
+    assert health_main([]) == 0
+    table = capsys.readouterr().out.splitlines()
     assert table[0].split() == [
         "asset",
         "latest",
@@ -188,5 +185,6 @@ def check_health_command_prints_the_table() -> None:
     ]
     orders = next(line for line in table if line.startswith("orders "))
     assert DAY in orders and "fresh (" in orders and "none" in orders
-    as_json = json.loads(report(os.environ, as_json=True))  # the --json path, in-process
+    assert health_main(["--json"]) == 0
+    as_json = json.loads(capsys.readouterr().out)
     assert {row["asset"] for row in as_json} == set(contracts())
