@@ -10,6 +10,10 @@ Rules, per file in ``<landing>/<table>/`` (not recursive, so ``rejected/`` is ne
 * Malformed files (name off the convention, before the first partition, bad header,
   unparseable) move to ``<table>/rejected/`` with a ``<file>.reason`` text next to them.
 * A file for a day that is not a partition yet (today, the future) waits.
+* A file for a day older than ``lookback_days`` before the latest partition is recorded as
+  seen and listed in the tick's summary, not loaded: a landing directory full of history
+  (a first start, a restored archive) must not flood the instance with runs. Old days are
+  backfilled on purpose, from the UI.
 * At most ``max_runs_per_tick`` runs per tick; the rest wait for the next tick.
 
 Alerting contract: every rejection is recorded as an ``AssetObservation`` on the table's asset
@@ -25,7 +29,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -72,6 +76,7 @@ class Tick:
     waiting: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     in_progress: list[str] = field(default_factory=list)  # dot-files: writes not finished
+    too_old: list[str] = field(default_factory=list)  # before the look-back: backfill instead
 
 
 def _stat(path: Path) -> Stat:
@@ -114,10 +119,13 @@ def reject(
 class DropSensorLogic:
     """The decisions of one tick, apart from the decorator so the rules read top to bottom."""
 
-    def __init__(self, table: str, min_age_s: float, max_runs_per_tick: int) -> None:
+    def __init__(
+        self, table: str, min_age_s: float, max_runs_per_tick: int, lookback_days: int
+    ) -> None:
         self.table = table
         self.min_age_s = min_age_s
         self.max_runs_per_tick = max_runs_per_tick
+        self.lookback_days = lookback_days
         self.columns = contracts()[table].column_names
 
     def evaluate(self, context: dg.SensorEvaluationContext, landing: LandingDirectory) -> Tick:
@@ -151,6 +159,10 @@ class DropSensorLogic:
             tick.rejected.append(path.name)
             return
         assert day is not None  # _reason rejects files without a day
+        if day < self._oldest_day():
+            tick.cursor.processed[path.name] = stat
+            tick.too_old.append(path.name)
+            return
         if not daily_partitions.has_partition_key(day.isoformat()) or (
             len(tick.run_requests) >= self.max_runs_per_tick
         ):
@@ -159,6 +171,11 @@ class DropSensorLogic:
             return
         tick.run_requests.append(self._run_request(path, day, stat))
         tick.cursor.processed[path.name] = stat
+
+    def _oldest_day(self) -> date:
+        latest = daily_partitions.get_last_partition_key()
+        assert latest is not None  # the partitions start in the past
+        return date.fromisoformat(latest) - timedelta(days=self.lookback_days)
 
     def _reason(self, path: Path, day: date | None) -> str | None:
         if day is None:
@@ -182,8 +199,9 @@ def build_drop_sensor(
     min_age_s: float = 5.0,
     max_runs_per_tick: int = 10,
     minimum_interval_seconds: int = 30,
+    lookback_days: int = 7,
 ) -> dg.SensorDefinition:
-    logic = DropSensorLogic(table, min_age_s, max_runs_per_tick)
+    logic = DropSensorLogic(table, min_age_s, max_runs_per_tick, lookback_days)
 
     @dg.sensor(
         name=f"{table}_drop_sensor",
@@ -197,7 +215,8 @@ def build_drop_sensor(
         summary = (
             f"{len(tick.run_requests)} run(s) requested, {len(tick.waiting)} file(s) waiting "
             f"({', '.join(tick.waiting[:5])}), {len(tick.rejected)} rejected, "
-            f"{len(tick.in_progress)} temp file(s) being written"
+            f"{len(tick.in_progress)} temp file(s) being written, {len(tick.too_old)} older "
+            f"than the {lookback_days}-day look-back left for backfills"
         )
         context.log.info(summary)
         return dg.SensorResult(

@@ -17,11 +17,14 @@ from platform_assets.automation.drop_sensor import (
     build_drop_sensor,
     marketing_spend_drop_sensor,
 )
+from platform_assets.automation.partitions import daily_partitions
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.drops import drop_content, drop_path
 from platform_assets.sources.files import LandingDirectory
 
-DAY = dt.date(2026, 3, 10)
+# Recent enough to be inside the sensor's look-back, with two more partitions after it.
+DAY = dt.date.fromisoformat(daily_partitions.get_last_partition_key()) - dt.timedelta(days=3)
+D0, D1, D2 = (str(DAY + dt.timedelta(days=n)) for n in range(3))
 CFG = DemoConfig(seed=3)
 AN_HOUR_AGO = time.time() - 3600
 
@@ -95,7 +98,7 @@ def test_a_new_file_loads_its_partition_once(sensor: Sensor) -> None:
     path = drop(sensor)
     assert sensor.partitions() == []  # first sight: wait for a second look
     [request] = sensor.tick().run_requests
-    assert request.partition_key == "2026-03-10"
+    assert request.partition_key == D0
     assert request.asset_selection == [dg.AssetKey("marketing_spend")]
     assert request.tags["platform/drop_file"] == path.name
     stat = path.stat()
@@ -111,7 +114,7 @@ def test_a_corrected_redelivery_loads_again(sensor: Sensor) -> None:
     fixed = drop_content(DAY, CFG).replace(b"\n", b"\r\n")
     drop(sensor, content=fixed, age_s=600)
     assert sensor.partitions() == []
-    assert sensor.partitions() == ["2026-03-10"]
+    assert sensor.partitions() == [D0]
     assert path.exists()
 
 
@@ -125,7 +128,7 @@ def test_a_file_still_being_written_waits(sensor: Sensor) -> None:
     assert sensor.partitions() == []  # unchanged, but younger than the minimum age
     os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
     assert sensor.partitions() == []  # the mtime moved: one more look
-    assert sensor.partitions() == ["2026-03-10"]
+    assert sensor.partitions() == [D0]
     assert rejections(sensor) == []
 
 
@@ -176,8 +179,8 @@ def test_good_and_bad_files_in_one_tick(sensor: Sensor) -> None:
     drop(sensor, day=DAY + dt.timedelta(days=1))
     drop(sensor, day=DAY + dt.timedelta(days=2), content=b"nonsense\n")
     assert sensor.partitions() == []
-    assert sorted(sensor.partitions()) == ["2026-03-10", "2026-03-11"]
-    assert [e["file"] for e in rejections(sensor)] == ["marketing_spend_2026-03-12.csv"]
+    assert sorted(sensor.partitions()) == [D0, D1]
+    assert [e["file"] for e in rejections(sensor)] == [f"marketing_spend_{D2}.csv"]
     assert sensor.partitions() == []
 
 
@@ -186,6 +189,17 @@ def test_a_full_tick_leaves_the_rest_for_the_next(sensor: Sensor) -> None:
     for offset in range(3):
         drop(small, day=DAY + dt.timedelta(days=offset))
     assert small.partitions() == []
-    assert small.partitions() == ["2026-03-10", "2026-03-11"]
-    assert small.partitions() == ["2026-03-12"]
+    assert small.partitions() == [D0, D1]
+    assert small.partitions() == [D2]
     assert small.partitions() == []
+
+
+def test_files_older_than_the_look_back_are_seen_but_not_loaded(sensor: Sensor) -> None:
+    """History in the landing directory (a first start) must not flood the instance."""
+    old = DAY - dt.timedelta(days=30)
+    drop(sensor, day=old)
+    drop(sensor, day=DAY)
+    assert sensor.partitions() == []  # first sight: wait for the files to settle
+    assert sensor.partitions() == [D0]  # the old day is recorded, not requested
+    assert f"marketing_spend_{old}.csv" in DropCursor.parse(sensor.cursor).processed
+    assert sensor.partitions() == []
