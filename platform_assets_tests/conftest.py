@@ -118,6 +118,7 @@ def make_platform(
         cfg: DemoConfig = TEST_CFG,
         overlap_pages: bool = False,
         extra_env: dict[str, str] | None = None,
+        customer_days: int = CUSTOMER_DAYS,
     ) -> Platform:
         home = tmp_path / f"platform{len(platforms)}"
         env = {
@@ -129,7 +130,7 @@ def make_platform(
             monkeypatch.setenv(name, value)
         from platform_assets.resources import landing_dir, source_db_url
 
-        first = TEST_DAY - timedelta(days=CUSTOMER_LOOKBACK_DAYS)
+        first = TEST_DAY - timedelta(days=customer_days - 1)
         seed_database(source_db_url(env), cfg, first, TEST_DAY)
         write_drops(Path(landing_dir(env)), cfg, TEST_DAY, TEST_DAY)
         api = DemoApi(cfg, env["PLATFORM_API_TOKEN"], overlap_pages=overlap_pages).start()
