@@ -21,6 +21,7 @@ from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS, DemoConfig
 from platform_assets.demo.drops import write_drops
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
+from platform_assets.processes import default_signals, stop_group
 from platform_assets.resources import landing_dir, platform_home, source_db_url
 
 EMBEDDED_INSTANCE = """\
@@ -107,7 +108,7 @@ def dev(env: dict[str, str]) -> int:
             [str(dagster), "dev", "-h", "127.0.0.1", "-p", ui_port, "-w", "workspace.yaml"],
             env=env,
             start_new_session=True,
-            preexec_fn=_default_signals,  # shells may start us with SIGINT/SIGTERM ignored
+            preexec_fn=default_signals,  # shells may start us with SIGINT/SIGTERM ignored
         )
         print(f"Dagster UI: http://127.0.0.1:{ui_port} (demo API at {api.url}); Ctrl-C stops both")
         try:
@@ -115,31 +116,11 @@ def dev(env: dict[str, str]) -> int:
         except KeyboardInterrupt:
             return 0
         finally:
-            _stop_group(ui)
+            stop_group(ui)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _default_signals() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the UI's process group (webserver, daemon, code servers), then SIGKILL."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # anything of the group still alive
-    except ProcessLookupError:
-        pass  # the whole group has exited: nothing left to stop
-    proc.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:

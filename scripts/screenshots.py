@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import requests
+
+from platform_assets.processes import default_signals, stop_group
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "screenshots"
@@ -115,20 +116,6 @@ def shoot(url: str, target: Path, wait_ms: int = 25000) -> None:
     print(f"saved {target.relative_to(REPO)} ({url})")
 
 
-def stop_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # the group is gone already
-    proc.wait(timeout=10)
-
-
 def main() -> int:
     shutil.rmtree(HOME, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
@@ -147,6 +134,7 @@ def main() -> int:
         cwd=REPO,
         env=dev_env,
         start_new_session=True,
+        preexec_fn=default_signals,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

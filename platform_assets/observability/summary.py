@@ -15,6 +15,7 @@ class AssetSummary:
     rows_loaded: int | None = None
     rows_quarantined: int | None = None
     checks_passed: int = 0
+    checks_warned: int = 0  # failed with severity WARN: reported, never blocking
     checks_failed: int = 0
 
 
@@ -34,13 +35,16 @@ def summarize(
         summary = rows[evaluation.asset_key]
         if evaluation.passed:
             summary.checks_passed += 1
+        elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+            summary.checks_warned += 1
         else:
             summary.checks_failed += 1
     return list(rows.values())
 
 
 def format_summary(rows: Sequence[AssetSummary]) -> str:
-    header = ("asset", "status", "rows loaded", "quarantined", "checks passed", "checks failed")
+    header = ("asset", "status", "rows loaded", "quarantined", "checks passed", "warnings",
+              "checks failed")  # fmt: skip
     body = [
         (
             r.asset,
@@ -48,6 +52,7 @@ def format_summary(rows: Sequence[AssetSummary]) -> str:
             "-" if r.rows_loaded is None else str(r.rows_loaded),
             "-" if r.rows_quarantined is None else str(r.rows_quarantined),
             str(r.checks_passed),
+            str(r.checks_warned),
             str(r.checks_failed),
         )
         for r in rows

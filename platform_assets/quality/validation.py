@@ -20,6 +20,7 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,9 @@ SAMPLE_VALUE_CHARS = 200
 INT64_LIMIT = 2**63  # exclusive upper bound of int64
 MAX_NUMBER_CHARS = 64
 _NUMBER_TYPES = (int, float, str, Decimal, np.integer, np.floating)
+_NUMBER_KINDS = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "string"})
 _TEMPORAL_TYPES = (str, dt.date, np.datetime64)  # dt.datetime and pd.Timestamp are dt.date
+_TEMPORAL_KINDS = frozenset({"string", "date", "datetime", "datetime64", "empty"})
 
 
 class SchemaDriftError(ValueError):
@@ -80,9 +83,18 @@ def _short(value: Any) -> Any:
     return text if len(text) <= SAMPLE_VALUE_CHARS else text[:SAMPLE_VALUE_CHARS] + "..."
 
 
-def _only(series: pd.Series, types: tuple[type, ...]) -> pd.Series:
-    """Object columns keep only values of the given Python types; others become NA."""
-    if series.dtype != object:
+def _kind(series: pd.Series) -> str:
+    """pandas' C-speed guess of an object column's value types ("integer", "string", ...)."""
+    return pd.api.types.infer_dtype(series, skipna=True)
+
+
+def _only(series: pd.Series, types: tuple[type, ...], kinds: frozenset[str]) -> pd.Series:
+    """Object columns keep only values of the given Python types; others become NA.
+
+    ``kinds`` are the ``infer_dtype`` answers that imply every value is of ``types`` (and
+    none a bool): the common, clean case skips the per-value check.
+    """
+    if series.dtype != object or _kind(series) in kinds:
         return series
     keep = series.map(
         lambda v: isinstance(v, types) and not isinstance(v, bool | np.bool_), na_action="ignore"
@@ -118,22 +130,54 @@ def _as_int(value: Any) -> int | None:
     return int(number) if -INT64_LIMIT <= number < INT64_LIMIT else None
 
 
+def _coerce_int(series: pd.Series) -> pd.Series:
+    """``_as_int`` for every value, vectorized where that cannot change the answer.
+
+    Exact integers (Python or NumPy ints, never bools) and, in float columns, finite
+    integral floats convert in bulk; an int64 overflow in the bulk sends the column to the
+    per-value path, which quarantines the huge values instead of rounding them. Everything
+    else (text, fractions, Decimals, odd types) goes value by value through ``_as_int``.
+    """
+    present = series.notna().to_numpy()
+    numbers = np.zeros(len(series), dtype=np.int64)
+    if pd.api.types.is_float_dtype(series.dtype):
+        floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(floats) & (floats == np.trunc(floats))
+            ok &= (floats >= -INT64_LIMIT) & (floats < INT64_LIMIT)
+        numbers[ok] = floats[ok].astype(np.int64)
+        return pd.Series(pd.arrays.IntegerArray(numbers, ~ok), index=series.index)
+    values = series.to_numpy(dtype=object)
+    if series.dtype == object and _kind(series) == "integer":  # no bools: "mixed-integer"
+        exact = present
+    else:
+        exact = present & np.fromiter((type(v) is int for v in values), bool, len(values))
+    ok = exact.copy()
+    try:
+        numbers[exact] = values[exact].astype(np.int64)
+    except OverflowError:  # beyond int64 somewhere: let _as_int find out which
+        ok[:] = exact[:] = False
+    for position in np.flatnonzero(present & ~exact):
+        number = _as_int(values[position])
+        if number is not None:
+            numbers[position], ok[position] = number, True
+    return pd.Series(pd.arrays.IntegerArray(numbers, ~ok), index=series.index)
+
+
 def _coerce_numeric(series: pd.Series, dtype: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(series.dtype):
         return pd.Series(pd.NA, index=series.index, dtype=dtype)
     if dtype == "Int64":
         if pd.api.types.is_integer_dtype(series.dtype):
             return series.astype(dtype)
-        values = [
-            None if v is None else _as_int(v)
-            for v in series.astype(object).where(series.notna(), None)
-        ]
-        return pd.Series(pd.array(values, dtype=dtype), index=series.index)
-    return pd.to_numeric(_only(series, _NUMBER_TYPES), errors="coerce").astype(dtype)
+        return _coerce_int(series)
+    return pd.to_numeric(_only(series, _NUMBER_TYPES, _NUMBER_KINDS), errors="coerce").astype(dtype)
 
 
 def _coerce_string(series: pd.Series) -> pd.Series:
-    if not (pd.api.types.is_string_dtype(series.dtype) and series.dtype != object):
+    if series.dtype == object and _kind(series) in ("string", "empty"):
+        series = series.astype("str")  # every value is text already (or missing)
+    elif not (pd.api.types.is_string_dtype(series.dtype) and series.dtype != object):
         is_text = series.map(lambda v: isinstance(v, str), na_action="ignore")
         series = series.where(is_text.fillna(False).astype(bool)).astype("str")
     # PostgreSQL text cannot hold NUL characters: such a value cannot be loaded as it is.
@@ -159,7 +203,7 @@ def _coerce_temporal(series: pd.Series, column: Column) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
         series = pd.Series(pd.NaT, index=series.index, dtype=object)
     parsed = pd.to_datetime(
-        _only(series, _TEMPORAL_TYPES), errors="coerce", format="ISO8601", utc=True
+        _only(series, _TEMPORAL_TYPES, _TEMPORAL_KINDS), errors="coerce", format="ISO8601", utc=True
     )
     if column.type == "date":
         return parsed.dt.tz_localize(None).dt.normalize().astype("datetime64[us]")
@@ -192,8 +236,13 @@ def _column_checks(column: Column) -> list[pa.Check]:
     return checks
 
 
+@lru_cache(maxsize=64)
 def pandera_schema(contract: Contract) -> pa.DataFrameSchema:
-    """The pandera schema of a contract's typed rows (types are coerced beforehand)."""
+    """The pandera schema of a contract's typed rows (types are coerced beforehand).
+
+    Cached per contract (a frozen, hashable dataclass): building it costs more than
+    validating a small chunk. Callers must not modify the schema they get.
+    """
     columns = {
         c.name: pa.Column(PANDAS_DTYPES[c.type], checks=_column_checks(c), nullable=c.nullable)
         for c in contract.columns

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,32 +13,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from platform_assets.processes import default_signals, stop_group
 from platform_assets_tests.alerts.receivers import HttpReceiver
 from platform_assets_tests.alerts.test_run_alerts import DAY, materialize
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 90.0  # a wait for an event, not a timing assertion: the daemon ticks every 30 s
 ALERT_KEY = f"check:orders:{DAY}:primary_key_unique_not_null"
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Process-group SIGTERM (daemon and its code server), then SIGKILL."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # the whole group already exited
-    proc.wait(timeout=10)
-
-
-def _default_signals() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.mark.timeout(180)
@@ -71,7 +51,7 @@ def test_daemon_delivers_one_gate_alert(tmp_path: Path, monkeypatch: pytest.Monk
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_default_signals,  # shells may start us with SIGTERM ignored
+        preexec_fn=default_signals,  # shells may start us with SIGTERM ignored
     )
     try:
         deadline = time.monotonic() + WAIT_S
@@ -79,7 +59,7 @@ def test_daemon_delivers_one_gate_alert(tmp_path: Path, monkeypatch: pytest.Monk
             assert proc.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
             time.sleep(0.5)
     finally:
-        _stop(proc)
+        stop_group(proc)
         receiver.stop()
         log.close()
     output = (tmp_path / "daemon.log").read_text()

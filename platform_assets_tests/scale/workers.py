@@ -1,8 +1,10 @@
-"""Real dagster-celery worker processes for tests and benchmarks, started as deploy/worker.sh
-starts them, each in its own process group, and always stopped."""
+"""Real processes of the Celery profile for tests and benchmarks: dagster-celery workers
+(started by deploy/worker.sh) and run workers (``dagster job execute`` of daily_job, one per
+partition, as a run launcher starts them). Each in its own process group, always stopped."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,6 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 WORKER_SH = REPO / "deploy" / "worker.sh"
 READY_TIMEOUT_S = 90.0
+RUN_TIMEOUT_S = 240.0
 STOP_TIMEOUT_S = 10.0
 
 
@@ -94,6 +97,60 @@ class Worker:
         # the group (a process group id is not reused while the group has members).
         if group_members(proc.pid):
             _signal_group_id(proc.pid, signal.SIGKILL)
+
+
+@dataclass
+class JobRun:
+    """One run of daily_job for one partition, orchestrated by a process of its own.
+
+    ``dagster job execute`` loads the code location (platform_assets.definitions) from the
+    environment, so PLATFORM_EXECUTOR and DAGSTER_HOME decide where its steps run and where
+    the run is recorded. Find the run in the instance by its ``tags``.
+    """
+
+    partition: str
+    log: Path
+    env: Mapping[str, str]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> JobRun:
+        tags = json.dumps({"dagster/partition": self.partition, **self.tags})
+        args = [sys.executable, "-m", "dagster", "job", "execute"]
+        args += ["-m", "platform_assets.definitions", "-a", "defs", "-j", "daily_job"]
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [*args, "--tags", tags],
+                cwd=REPO,
+                env=dict(self.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def wait(self, timeout: float = RUN_TIMEOUT_S) -> int:
+        """The exit code (0: the run succeeded); SIGKILL and fail after ``timeout``."""
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise RuntimeError(f"run of {self.partition} did not end in {timeout:.0f} s") from None
+
+    def done(self) -> bool:
+        return self.proc is None or self.proc.poll() is not None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait(timeout=STOP_TIMEOUT_S)
 
 
 def group_members(group: int) -> set[int]:
