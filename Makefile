@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run dev test health metrics lint format bench clean
+.PHONY: install run dev test health metrics worker lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP)  ## the whole suite (PostgreSQL tests skip without a server)
 health: $(STAMP)  ## per asset: latest partition, freshness, checks, rows, quarantine, alerts
 	$(BIN)/platform-health $(HEALTH_ARGS)
 
+worker: $(STAMP)  ## a dagster-celery worker (deploy/README.md): QUEUES=extract,warehouse CONCURRENCY=4
+	PYTHON=$(BIN)/python deploy/worker.sh
+
 metrics: $(STAMP)  ## Prometheus exporter on http://127.0.0.1:9464/metrics (PLATFORM_METRICS_PORT)
 	$(BIN)/platform-metrics
 
@@ -39,6 +42,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 # bench/results/load.json and a table. ~12 min; BENCH_ARGS="--rss-rows 100000,1000000" ~5 min.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.load $(BENCH_ARGS)
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)  # + Redis; 16 partitions 3 ways, ~10 min
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,12 +1,14 @@
 """One end-to-end load of one partition, in its own process: ``python -m bench.e2e``.
 
 demo API child process -> RestApi pages -> contract validation -> partition replace, the
-raw asset's loop (``assets/raw.py``) without the Dagster run around it and without the
-asset checks. Prints one JSON line: seconds, rows, the time split and this process's peak
-RSS (VmHWM; the demo API server is another process and not counted).
+raw asset's loop (``assets/raw.py``: the orders extractor from RAW_SOURCES, pages joined by
+``validation_batches``) without the Dagster run around it and without the asset checks.
+Prints one JSON line: seconds, rows, the time split and this process's peak RSS (VmHWM; the
+demo API server is another process and not counted).
 
-``--mode prototype`` is the proposed wiring, for comparison only: pages decoded with
-``sources/decode.py`` and validated in batches of ``--batch`` rows instead of per page.
+Ablations, to measure what each part of the wiring is worth (``bench.levers``):
+``--batch 1`` validates page by page (no joining); ``--generic-decode`` decodes pages with
+stdlib JSON into dicts instead of ``sources/decode.py``; ``--workers`` fetches in parallel.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import pandas as pd
 import requests
 
 from bench.data import DAY, TOKEN, config, orders_contract
-from platform_assets.assets.raw import RAW_SOURCES, ExtractRequest
+from platform_assets.assets.raw import ORDERS, RAW_SOURCES, ExtractRequest
 from platform_assets.demo.process import DemoApi
 from platform_assets.quality.drift import FrameDrift
-from platform_assets.quality.validation import validate_chunk
-from platform_assets.sources.decode import PageDecoder
+from platform_assets.quality.validation import (
+    VALIDATION_BATCH_ROWS,
+    validate_chunk,
+    validation_batches,
+)
 from platform_assets.sources.rest import RestApi
 from platform_assets.warehouse.resource import Warehouse
 
@@ -36,38 +41,18 @@ PAGE_SIZE = 1000  # the demo API's maximum
 WORKERS = int(os.environ.get("BENCH_API_WORKERS", "1"))
 
 
-def platform_pages(api_url: str) -> Iterator[pd.DataFrame]:
+def platform_pages(
+    api_url: str, workers: int, batch: int, generic_decode: bool
+) -> Iterator[pd.DataFrame]:
     """The orders asset's extractor, as configured in RAW_SOURCES, with no rate limit."""
-    api = RestApi(base_url=api_url, token=TOKEN, page_size=PAGE_SIZE, max_workers=WORKERS)
-    source = next(s for s in RAW_SOURCES if s.table == "orders")
-    return source.extract(api, ExtractRequest(DAY, None, logging.getLogger("bench")))
-
-
-def prototype_pages(api_url: str, batch: int) -> Iterator[pd.DataFrame]:
-    """Offset pages decoded by PageDecoder, concatenated into batches of ``batch`` rows."""
-    decoder = PageDecoder(orders_contract().column_names)
-    pending: list[pd.DataFrame] = []
-    rows = offset = 0
-    with requests.Session() as session:
-        while True:
-            response = session.get(
-                f"{api_url}/v1/orders",
-                params={"date": DAY.isoformat(), "offset": offset, "limit": PAGE_SIZE},
-                headers={"Authorization": f"Bearer {TOKEN}"},
-                timeout=30,
-            )
-            response.raise_for_status()
-            page = decoder.decode(response.content)
-            offset += page.rows
-            if page.rows:
-                pending.append(page.frame)
-                rows += page.rows
-            done = page.rows < PAGE_SIZE or offset >= page.body["total"]
-            if pending and (rows >= batch or done):
-                yield pd.concat(pending, ignore_index=True)
-                pending, rows = [], 0
-            if done:
-                return
+    api = RestApi(base_url=api_url, token=TOKEN, page_size=PAGE_SIZE, max_workers=workers)
+    request = ExtractRequest(DAY, None, logging.getLogger("bench"))
+    if generic_decode:  # the extractor without the contract's columns: no fast decoding
+        pages = api.pages(ORDERS, {"date": DAY.isoformat()}, request.log)
+    else:
+        source = next(s for s in RAW_SOURCES if s.table == "orders")
+        pages = source.extract(api, request)
+    return validation_batches(pages, batch)
 
 
 def warm_up(api_url: str) -> None:
@@ -80,14 +65,15 @@ def warm_up(api_url: str) -> None:
     ).raise_for_status()
 
 
-def run(url: str, rows: int, mode: str, batch: int) -> dict:
+def run(url: str, rows: int, args: argparse.Namespace) -> dict:
     contract = orders_contract()
     warehouse = Warehouse(url=url)
     warehouse.ensure_table(contract)
     with DemoApi(config(rows), TOKEN) as api:
         warm_up(api.url)
-        frames = platform_pages(api.url) if mode == "platform" else prototype_pages(api.url, batch)
+        frames = platform_pages(api.url, args.workers, args.batch, args.generic_decode)
         split = {"extract_s": 0.0, "validate_s": 0.0, "load_s": 0.0}
+        api_cpu, cpu = process_cpu_s(api.pid), time.process_time()
         started = time.perf_counter()
         with warehouse.partition_writer(contract, DAY, "orders", DAY.isoformat(), "bench") as w:
             drift = FrameDrift(contract)
@@ -104,18 +90,31 @@ def run(url: str, rows: int, mode: str, batch: int) -> dict:
                 split["validate_s"] += t2 - t1
                 split["load_s"] += time.perf_counter() - t2
         seconds = time.perf_counter() - started
+        cpu, api_cpu = time.process_time() - cpu, process_cpu_s(api.pid) - api_cpu
     loaded = warehouse.count(contract, DAY)
     if loaded != rows or w.stats.quarantined:
         raise RuntimeError(f"loaded {loaded} rows ({w.stats.quarantined} quarantined) of {rows}")
     return {
-        "mode": mode,
+        "workers": args.workers,
+        "batch": args.batch,
+        "decode": "generic" if args.generic_decode else "fast",
         "rows": rows,
         "seconds": seconds,
         **{k: round(v, 3) for k, v in split.items()},
+        "cpu_s": round(cpu, 3),  # this process, all threads (the machine is shared: noisy wall)
+        "api_cpu_s": round(api_cpu, 3),  # the demo API server process
         "chunks": w.stats.chunks,
         "max_rss_mb": peak_rss_mb(),
         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def process_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of another process so far (Linux /proc)."""
+    if pid is None:
+        raise RuntimeError("the demo API is not running")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb() -> float:
@@ -130,11 +129,12 @@ def peak_rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, required=True)
-    parser.add_argument("--mode", choices=["platform", "prototype"], default="platform")
-    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=VALIDATION_BATCH_ROWS)
+    parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--generic-decode", action="store_true")
     args = parser.parse_args()
     url = os.environ["PLATFORM_BENCH_WAREHOUSE_URL"]  # not argv: ps would show a password
-    print(json.dumps(run(url, args.rows, args.mode, args.batch)))
+    print(json.dumps(run(url, args.rows, args)))
 
 
 if __name__ == "__main__":

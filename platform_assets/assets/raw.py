@@ -23,7 +23,7 @@ from platform_assets.observability.logging import log_chunk, pipeline_log
 from platform_assets.quality.checks import LoadFacts, check_specs, run_checks
 from platform_assets.quality.drift import FrameDrift, prepare_table
 from platform_assets.quality.gates import drift_fails_the_step
-from platform_assets.quality.validation import validate_chunk
+from platform_assets.quality.validation import validate_chunk, validation_batches
 from platform_assets.sources.files import drop_relative_path
 from platform_assets.sources.progress import Log
 from platform_assets.sources.rest import (
@@ -76,13 +76,17 @@ RAW_SOURCES = (
         "orders",
         "api",
         "storefront_api",
-        lambda api, req: api.pages(ORDERS, {"date": req.day.isoformat()}, req.log),
+        lambda api, req: api.pages(
+            ORDERS, {"date": req.day.isoformat()}, req.log, contracts()["orders"].column_names
+        ),
     ),
     RawSource(
         "payments",
         "api",
         "storefront_api",
-        lambda api, req: api.pages(PAYMENTS, {"date": req.day.isoformat()}, req.log),
+        lambda api, req: api.pages(
+            PAYMENTS, {"date": req.day.isoformat()}, req.log, contracts()["payments"].column_names
+        ),
     ),
     RawSource(
         "customers",
@@ -184,6 +188,7 @@ def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinitio
             log = pipeline_log(context)  # run, job, asset, partition (+ chunk) on every line
             request = ExtractRequest(day, mark.start if mark else None, log)
             extracted = fail_fast(source.extract(resource, request))  # extractor logs progress
+            extracted = validation_batches(extracted)  # pages joined: validation's fixed cost
             for number, frame in enumerate(extracted, start=1):
                 chunk = drift.add(
                     validate_chunk(frame, contract, pd.Timestamp(day) if day else None)

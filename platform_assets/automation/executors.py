@@ -113,6 +113,12 @@ def _celery_executor(env: Mapping[str, str]) -> dg.ExecutorDefinition:
             f"{EXECUTOR_ENV}=celery needs {', '.join(missing)} "
             "(e.g. redis://127.0.0.1:6379/0; see deploy/README.md)"
         )
+    warehouse = env.get("PLATFORM_WAREHOUSE_URL", "")
+    if not warehouse.startswith(("postgresql", "postgres:")):
+        # Workers on other machines cannot reach a DuckDB file, and it takes one writer.
+        raise RuntimeError(
+            f"{EXECUTOR_ENV}=celery needs a PostgreSQL warehouse in PLATFORM_WAREHOUSE_URL"
+        )
     try:
         from dagster_celery import celery_executor
     except ImportError as exc:

@@ -46,9 +46,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 import pandas as pd
 
 from platform_assets.demo.config import DemoConfig
+from platform_assets.demo.encoding import EncodedRows
+from platform_assets.demo.encoding import records as records  # re-exported: tests build pages
 from platform_assets.demo.faults import Fault, FaultPlan, Faults, Stats, TokenBucket
 from platform_assets.demo.generator import generate
 
@@ -75,15 +78,26 @@ class ApiError(Exception):
 
 
 class FrameCache:
-    """Thread-safe LRU of generated frames, so paging through a day generates it once."""
+    """Thread-safe LRU of generated frames, so paging through a day generates it once; each
+    with its rows' JSON, encoded as pages ask for them (``encoding.EncodedRows``)."""
 
     def __init__(self, cfg: DemoConfig, size: int = CACHE_SIZE) -> None:
         self._cfg = cfg
         self._size = size
-        self._frames: OrderedDict[tuple[str, dt.date], pd.DataFrame] = OrderedDict()
+        self._frames: OrderedDict[tuple[str, dt.date], tuple[pd.DataFrame, EncodedRows]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def get(self, table: str, day: dt.date) -> pd.DataFrame:
+        return self._entry(table, day)[0]
+
+    def rows(self, table: str, day: dt.date, start: int, stop: int) -> msgspec.Raw:
+        """The JSON array of ``get(table, day).iloc[start:stop]``'s rows, as ``json.dumps``
+        would write it (``encoding``)."""
+        return self._entry(table, day)[1].page(start, stop)
+
+    def _entry(self, table: str, day: dt.date) -> tuple[pd.DataFrame, EncodedRows]:
         # Generating under the lock keeps concurrent first requests from doing the work twice.
         with self._lock:
             key = (table, day)
@@ -91,16 +105,10 @@ class FrameCache:
                 self._frames.move_to_end(key)
                 return self._frames[key]
             frame = generate(table, day, self._cfg)
-            self._frames[key] = frame
+            self._frames[key] = (frame, EncodedRows(frame))
             if len(self._frames) > self._size:
                 self._frames.popitem(last=False)
-            return frame
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: Python ints/floats/strs, missing values as ``None``."""
-    as_objects = frame.astype(object)
-    return as_objects.where(frame.notna(), None).to_dict("records")
+            return self._frames[key]
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -193,11 +201,10 @@ def orders_page(cache: FrameCache, params: Params, overlap_pages: bool) -> Reply
     day = parse_day(_single(params, "date"))
     offset = _int_param(params, "offset", 0, 0, None)
     limit = _limit(params)
-    frame = cache.get("orders", day)
-    total = len(frame)
+    total = len(cache.get("orders", day))
     start = offset - 1 if overlap_pages and 0 < offset < total else offset
-    page = frame.iloc[start : offset + limit]
-    return Reply({"data": records(page), "total": total, "offset": offset, "limit": limit})
+    rows = cache.rows("orders", day, start, offset + limit)
+    return Reply({"data": rows, "total": total, "offset": offset, "limit": limit})
 
 
 def orders_by_page(cache: FrameCache, params: Params) -> Reply:
@@ -205,17 +212,17 @@ def orders_by_page(cache: FrameCache, params: Params) -> Reply:
     day = parse_day(_single(params, "date"))
     page_number = _int_param(params, "page", 1, 1, None)
     per_page = _int_param(params, "per_page", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    frame = cache.get("orders", day)
+    total = len(cache.get("orders", day))
     start = (page_number - 1) * per_page
-    page = frame.iloc[start : start + per_page]
-    body = {"data": records(page), "page": page_number, "per_page": per_page}
-    return Reply(body, {"X-Total-Count": str(len(frame))})
+    rows = cache.rows("orders", day, start, start + per_page)
+    body = {"data": rows, "page": page_number, "per_page": per_page}
+    return Reply(body, {"X-Total-Count": str(total)})
 
 
 def _payments_slice(
     cache: FrameCache, params: Params, endless: str
-) -> tuple[dt.date, pd.DataFrame, str | None, int]:
-    """Keyset pagination by payment_id: (day, page, next cursor, total rows of the day).
+) -> tuple[dt.date, msgspec.Raw, str | None, int]:
+    """Keyset pagination by payment_id: (day, page rows, next cursor, total rows of the day).
 
     ``endless`` breaks the cursor on purpose: ``repeat`` hands back the cursor it was given,
     ``fresh`` treats the cursor as a position that wraps around and never ends.
@@ -236,13 +243,13 @@ def _payments_slice(
         start = position % max(len(frame), 1)
         return (
             day,
-            frame.iloc[start : start + limit],
+            cache.rows("payments", day, start, start + limit),
             encode_cursor(day, position + limit),
             len(frame),
         )
     ids = frame["payment_id"].to_numpy()
     start = 0 if after is None else int(ids.searchsorted(after, side="right"))
-    page = frame.iloc[start : start + limit]
+    page = cache.rows("payments", day, start, start + limit)
     more = start + limit < len(frame)
     next_cursor = encode_cursor(day, int(ids[start + limit - 1])) if more else None
     if endless == "repeat" and cursor is not None:
@@ -253,7 +260,7 @@ def _payments_slice(
 def payments_page(cache: FrameCache, params: Params, endless: str = "") -> Reply:
     """Cursor in the body; ``date`` may be omitted when a cursor is given."""
     _, page, next_cursor, _ = _payments_slice(cache, params, endless)
-    return Reply({"data": records(page), "next_cursor": next_cursor})
+    return Reply({"data": page, "next_cursor": next_cursor})
 
 
 def payments_linked(cache: FrameCache, params: Params, base_url: str) -> Reply:
@@ -263,7 +270,7 @@ def payments_linked(cache: FrameCache, params: Params, base_url: str) -> Reply:
     if next_cursor is not None:
         query = f"date={day.isoformat()}&limit={_limit(params)}&cursor={next_cursor}"
         headers["Link"] = f'<{base_url}/v1/payments-linked?{query}>; rel="next"'
-    return Reply(records(page), headers)
+    return Reply(page, headers)
 
 
 # --- server state ---------------------------------------------------------------------------
@@ -522,6 +529,13 @@ class DemoHandler(BaseHTTPRequestHandler):
 
 
 def _json_bytes(body: object) -> bytes:
+    """Compact JSON; rows already encoded (a ``msgspec.Raw``, see ``encoding``) go in as is."""
+    if isinstance(body, msgspec.Raw):
+        return bytes(body)
+    if isinstance(body, dict) and any(isinstance(v, msgspec.Raw) for v in body.values()):
+        # Only our own envelopes hold Raw rows; their other fields are ASCII ints/cursors,
+        # which msgspec writes exactly as json.dumps does.
+        return msgspec.json.encode(body)
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 

@@ -18,6 +18,7 @@ import operator
 import re
 import warnings
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -50,6 +51,7 @@ COMPARATORS = {
     "!=": operator.ne,
 }
 SAMPLE_VALUE_CHARS = 200
+VALIDATION_BATCH_ROWS = 50_000  # rows per validate_chunk call (see validation_batches)
 INT64_LIMIT = 2**63  # exclusive upper bound of int64
 MAX_NUMBER_CHARS = 64
 _NUMBER_TYPES = (int, float, str, Decimal, np.integer, np.floating)
@@ -130,7 +132,7 @@ def _as_int(value: Any) -> int | None:
     return int(number) if -INT64_LIMIT <= number < INT64_LIMIT else None
 
 
-def _coerce_int(series: pd.Series) -> pd.Series:
+def _coerce_int(series: pd.Series, present_values: pd.Series) -> pd.Series:
     """``_as_int`` for every value, vectorized where that cannot change the answer.
 
     Exact integers (Python or NumPy ints, never bools) and, in float columns, finite
@@ -138,7 +140,7 @@ def _coerce_int(series: pd.Series) -> pd.Series:
     per-value path, which quarantines the huge values instead of rounding them. Everything
     else (text, fractions, Decimals, odd types) goes value by value through ``_as_int``.
     """
-    present = series.notna().to_numpy()
+    present = present_values.to_numpy()
     numbers = np.zeros(len(series), dtype=np.int64)
     if pd.api.types.is_float_dtype(series.dtype):
         floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -152,11 +154,11 @@ def _coerce_int(series: pd.Series) -> pd.Series:
         exact = present
     else:
         exact = present & np.fromiter((type(v) is int for v in values), bool, len(values))
-    ok = exact.copy()
     try:
         numbers[exact] = values[exact].astype(np.int64)
     except OverflowError:  # beyond int64 somewhere: let _as_int find out which
-        ok[:] = exact[:] = False
+        exact = np.zeros(len(values), dtype=bool)
+    ok = exact.copy()
     for position in np.flatnonzero(present & ~exact):
         number = _as_int(values[position])
         if number is not None:
@@ -164,13 +166,13 @@ def _coerce_int(series: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.IntegerArray(numbers, ~ok), index=series.index)
 
 
-def _coerce_numeric(series: pd.Series, dtype: str) -> pd.Series:
+def _coerce_numeric(series: pd.Series, dtype: str, present: pd.Series | None) -> pd.Series:
     if pd.api.types.is_bool_dtype(series.dtype):
         return pd.Series(pd.NA, index=series.index, dtype=dtype)
     if dtype == "Int64":
         if pd.api.types.is_integer_dtype(series.dtype):
             return series.astype(dtype)
-        return _coerce_int(series)
+        return _coerce_int(series, series.notna() if present is None else present)
     return pd.to_numeric(_only(series, _NUMBER_TYPES, _NUMBER_KINDS), errors="coerce").astype(dtype)
 
 
@@ -210,10 +212,13 @@ def _coerce_temporal(series: pd.Series, column: Column) -> pd.Series:
     return parsed.astype(PANDAS_DTYPES["timestamp"])
 
 
-def coerce_column(series: pd.Series, column: Column) -> pd.Series:
-    """The series in the contract's dtype; values that cannot be converted become NA."""
+def coerce_column(series: pd.Series, column: Column, present: pd.Series | None = None) -> pd.Series:
+    """The series in the contract's dtype; values that cannot be converted become NA.
+
+    ``present``: ``series.notna()``, when the caller has it already (a pass over an object
+    column costs as much as converting it)."""
     if column.type in ("int64", "float64", "decimal"):
-        return _coerce_numeric(series, PANDAS_DTYPES[column.type])
+        return _coerce_numeric(series, PANDAS_DTYPES[column.type], present)
     if column.type == "string":
         return _coerce_string(series)
     if column.type == "bool":
@@ -310,13 +315,13 @@ def _decimal_overflow(typed: pd.Series, column: Column) -> pd.Series:
 
 
 def _type_reasons(
-    frame: pd.DataFrame, typed: pd.DataFrame, contract: Contract
+    frame: pd.DataFrame, typed: pd.DataFrame, contract: Contract, notna: dict[str, pd.Series]
 ) -> tuple[dict[int, list[dict[str, Any]]], dict[str, int], dict[str, int]]:
     reasons: dict[int, list[dict[str, Any]]] = defaultdict(list)
     non_null: dict[str, int] = {}
     unparseable: dict[str, int] = {}
     for column in contract.columns:
-        present = frame[column.name].notna()
+        present = notna[column.name]
         bad = typed[column.name].isna() & present
         check = f"type({column.type})"
         if column.type == "decimal":
@@ -327,6 +332,41 @@ def _type_reasons(
             value = _short(frame.at[idx, column.name])
             reasons[idx].append({"column": column.name, "check": check, "value": value})
     return reasons, non_null, unparseable
+
+
+def validation_batches(
+    chunks: Iterable[pd.DataFrame], rows: int = VALIDATION_BATCH_ROWS
+) -> Iterator[pd.DataFrame]:
+    """Consecutive extracted chunks joined into batches of about ``rows`` rows, in order.
+
+    Validating costs ~15 ms per call however small the chunk (pandera's fixed overhead, the
+    per-column passes), so 1,000-row API pages spent more time there than in the data. A
+    batch holds at most ``rows`` rows plus one chunk, so memory stays bounded by the batch.
+    Only chunks of one shape (same columns, same dtypes) are joined: a page whose columns
+    drift starts a batch of its own, so validation still sees and reports that drift exactly
+    (joining would fill the missing column with nulls, or upcast a column's values).
+    """
+    if rows < 1:
+        raise ValueError(f"rows must be positive, got {rows}")
+    pending: list[pd.DataFrame] = []
+    pending_rows, shape = 0, None
+    for chunk in chunks:
+        chunk_shape = (tuple(chunk.columns), tuple(chunk.dtypes))
+        if pending and (chunk_shape != shape or chunk.columns.has_duplicates):
+            yield _joined(pending)
+            pending, pending_rows = [], 0
+        pending.append(chunk)
+        pending_rows += len(chunk)
+        shape = chunk_shape
+        if pending_rows >= rows or chunk.columns.has_duplicates:
+            yield _joined(pending)
+            pending, pending_rows = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
 
 def validate_chunk(
@@ -341,10 +381,12 @@ def validate_chunk(
     extra, missing = _check_drift(frame, contract)
     for name in missing:  # tolerated under evolve: nullable, so null is a valid value
         frame[name] = None
-    typed = pd.DataFrame(index=frame.index)
-    for column in contract.columns:
-        typed[column.name] = coerce_column(frame[column.name], column)
-    reasons, non_null, unparseable = _type_reasons(frame, typed, contract)
+    notna = {c.name: frame[c.name].notna() for c in contract.columns}
+    typed = pd.DataFrame(
+        {c.name: coerce_column(frame[c.name], c, notna[c.name]) for c in contract.columns},
+        index=frame.index,
+    )
+    reasons, non_null, unparseable = _type_reasons(frame, typed, contract, notna)
     if partition_value is not None and contract.partition_column is not None:
         outside = typed[contract.partition_column] != partition_value
         for idx in outside[outside.fillna(False).astype(bool)].index:
@@ -356,7 +398,7 @@ def validate_chunk(
                     "value": _short(str(value)),
                 }
             )
-    candidates = typed.drop(index=list(reasons))
+    candidates = typed.drop(index=list(reasons)) if reasons else typed
     try:
         pandera_schema(contract).validate(candidates, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -368,7 +410,7 @@ def validate_chunk(
         for idx, record in zip(bad, original, strict=True)
     ]
     return ValidatedChunk(
-        valid=typed.drop(index=bad),
+        valid=typed.drop(index=bad) if bad else typed,
         quarantined=quarantined,
         extra_columns=extra,
         missing_columns=missing,

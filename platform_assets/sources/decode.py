@@ -38,6 +38,7 @@ class PageDecoder:
 
     def __init__(self, columns: Sequence[str], records: str = "data") -> None:
         self._columns = list(columns)
+        self._index = pd.Index(self._columns, dtype=object)  # built once, not per page
         self._records = records
         row = msgspec.defstruct(
             "Record", [(name, Any) for name in self._columns], forbid_unknown_fields=True
@@ -66,7 +67,7 @@ class PageDecoder:
         except msgspec.ValidationError:  # not exactly the expected keys: let validation judge
             return self._generic_frame(records)
         tuples = [msgspec.structs.astuple(row) for row in rows]
-        return pd.DataFrame(tuples, columns=self._columns, dtype=object)
+        return pd.DataFrame(tuples, columns=self._index, dtype=object)
 
     def _generic_frame(self, records: bytes | msgspec.Raw) -> pd.DataFrame:
         rows = self._generic.decode(records)

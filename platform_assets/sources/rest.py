@@ -7,13 +7,19 @@ faults only (``transport``), a client-side rate limit shared by every worker and
 against pagination that never ends, and progress in the run log (``progress``).
 
 Memory is bounded by the page size: one page becomes one chunk, and at most
-``max_chunks_in_memory`` chunks wait for the loader.
+``max_chunks_in_memory`` chunks wait for the loader. Sequential pages are read ahead on a
+background thread (still one request at a time), so waiting for the API overlaps with the
+validation and load of the pages before.
+
+Given the record fields to expect (``columns``: the contract's), pages whose records sit in
+a top-level field are decoded by ``decode.PageDecoder`` (msgspec, ~4x faster than stdlib
+JSON into dicts); pages it does not expect take the generic path, which judges them as before.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +28,7 @@ import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from platform_assets.sources.auth import REDACTED, Auth
+from platform_assets.sources.decode import DecodedPage, PageDecoder
 from platform_assets.sources.pagination import (
     CursorPagination,
     Endpoint,
@@ -34,7 +41,7 @@ from platform_assets.sources.pagination import (
     ShapeError,
     as_params,
 )
-from platform_assets.sources.parallel import ordered_map
+from platform_assets.sources.parallel import ordered_map, read_ahead
 from platform_assets.sources.progress import DEFAULT_EVERY_S, Log, Progress, default_log
 from platform_assets.sources.ratelimit import RateLimiter, rate_limiter
 from platform_assets.sources.retry import RetryBudget
@@ -124,7 +131,7 @@ class RestApi(dg.ConfigurableResource):
         if self._limiter is not None:
             self._limiter.close()
 
-    def _transport(self, log: Log) -> Transport:
+    def _transport(self, log: Log, decoder: PageDecoder | None = None) -> Transport:
         auth = Auth(self.auth, self.token, self.api_key_header, self.username, self.password)
         retry = RetrySettings(
             self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.max_retry_after_s
@@ -137,6 +144,7 @@ class RestApi(dg.ConfigurableResource):
             self._rate_limiter(),
             self.retry_budget_state(),
             log,
+            decoder=decoder,
         )
 
     # --- extraction ----------------------------------------------------------------------------
@@ -146,20 +154,26 @@ class RestApi(dg.ConfigurableResource):
         endpoint: Endpoint,
         params: Mapping[str, Any] | None = None,
         log: Log | None = None,
+        columns: Sequence[str] | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Every record of ``endpoint`` for ``params`` (e.g. the partition's date), page by page."""
+        """Every record of ``endpoint`` for ``params`` (e.g. the partition's date), page by page.
+
+        ``columns``: the fields every record should have (the contract's), for fast decoding.
+        """
         log = log or default_log()
-        transport = self._transport(log)
+        transport = self._transport(log, _decoder(endpoint, columns))
         first = endpoint.pagination.first(
             endpoint.path, as_params(params or {}), endpoint.page_size or self.page_size
         )
         progress = Progress(describe(first), log, every_s=self.progress_every_s)
+        walk = self._walk(endpoint, first, transport)
         try:
-            for page in self._walk(endpoint, first, transport):
+            for page in walk:
                 progress.page(len(page.rows), page.total)
                 if page.rows:
                     yield _frame(page.rows)
         finally:
+            walk.close()  # stops fetching threads before their sessions are closed
             transport.close()
             self._rate_limiter().close()
         progress.done()
@@ -173,8 +187,9 @@ class RestApi(dg.ConfigurableResource):
         page = _fetch(endpoint, transport, first)
         yield page
         slices = endpoint.pagination.slices(page) if self.max_workers > 1 else None
-        if slices is None:
-            yield from _sequential(endpoint, transport, page)
+        if slices is None:  # one request at a time, but overlapped with the consumer's work
+            depth = self.max_chunks_in_memory
+            yield from read_ahead(_sequential(endpoint, transport, page), depth)
             return
         window = max(self.max_chunks_in_memory, self.max_workers)
         yield from ordered_map(
@@ -182,18 +197,45 @@ class RestApi(dg.ConfigurableResource):
         )
 
 
+def _decoder(endpoint: Endpoint, columns: Sequence[str] | None) -> PageDecoder | None:
+    """The fast decoder, where it applies: known fields, records in a top-level field."""
+    if not columns or endpoint.records is None or "." in endpoint.records:
+        return None
+    return PageDecoder(columns, records=endpoint.records)
+
+
+class FrameRows(Sequence[dict[str, Any]]):
+    """A fast-decoded page's records, kept as the frame they became; pagination only counts
+    them (``Page.rows``), the extractor yields the frame as is."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, index: Any) -> Any:
+        rows = self.frame.iloc[index]
+        return rows.to_dict("records") if isinstance(index, slice) else rows.to_dict()
+
+
 def _fetch(endpoint: Endpoint, transport: Transport, request: PageRequest) -> Page:
     response = transport.get(request)
+    body = response.body
+    rows: Sequence[dict[str, Any]]
     try:
-        rows = endpoint.rows(response.body)
-        total = endpoint.total(response.body, response.headers)
+        if isinstance(body, DecodedPage):  # records already a frame; body: the other fields
+            rows, body = FrameRows(body.frame), body.body
+        else:
+            rows = endpoint.rows(body)
+        total = endpoint.total(body, response.headers)
     except ShapeError as exc:
         raise PermanentApiError(
             f"{describe(request)} -> HTTP {response.status}: the body breaks the expected "
             f"shape: {exc}",
             response.status,
         ) from None
-    return Page(request, rows, response.body, response.headers, total)
+    return Page(request, rows, body, response.headers, total)  # type: ignore[arg-type]
 
 
 def _sequential(endpoint: Endpoint, transport: Transport, page: Page) -> Iterator[Page]:
@@ -223,6 +265,8 @@ def _sequential(endpoint: Endpoint, transport: Transport, page: Page) -> Iterato
         yield page
 
 
-def _frame(rows: list[dict]) -> pd.DataFrame:
+def _frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Object columns keep every value exactly as the API sent it, for quarantine records."""
+    if isinstance(rows, FrameRows):  # decoded that way already (decode.PageDecoder)
+        return rows.frame
     return pd.DataFrame.from_records(rows).astype(object)

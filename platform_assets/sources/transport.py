@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import msgspec
 import requests
 from requests.structures import CaseInsensitiveDict
 
 from platform_assets.sources.auth import Auth
+from platform_assets.sources.decode import PageDecoder, PageShapeError
 from platform_assets.sources.pagination import PageRequest
 from platform_assets.sources.progress import Log
 from platform_assets.sources.ratelimit import RateLimiter
@@ -100,6 +102,7 @@ class Transport:
         log: Log,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        decoder: PageDecoder | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._origin = _origin(base_url)
@@ -111,6 +114,7 @@ class Transport:
         self._log = log
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._decoder = decoder  # fast JSON decoding of record pages (sources/decode.py)
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -179,13 +183,9 @@ class Transport:
 
     def _classify(self, response: requests.Response, what: str) -> Response:
         status = response.status_code
-        excerpt = self._excerpt(response.text)
         if 200 <= status < 300:
-            try:
-                body = response.json()
-            except ValueError:
-                raise _Transient(f"HTTP {status} with an unparseable body: {excerpt}") from None
-            return Response(status, response.headers, body)
+            return Response(status, response.headers, self._body(response))
+        excerpt = self._excerpt(response.text)
         if is_transient_status(status):
             header = response.headers.get("Retry-After")
             retry_after = parse_retry_after(header)
@@ -194,6 +194,25 @@ class Transport:
         raise PermanentApiError(
             f"{what} -> HTTP {status} (permanent, not retried): {excerpt}", status
         )
+
+    def _body(self, response: requests.Response) -> Any:
+        """The decoded body: a ``DecodedPage`` from the fast decoder when it applies, else
+        the generic JSON value. Anything the fast path does not expect (malformed JSON, NaN
+        tokens, huge numbers, a body of another shape) is decoded the generic way instead,
+        which judges it exactly as before: unparseable is transient, a wrong shape permanent
+        (``rest._fetch``)."""
+        if self._decoder is not None:
+            try:
+                return self._decoder.decode(response.content)
+            except (msgspec.DecodeError, PageShapeError):
+                pass  # not a silent fallback: the generic path below reports what is wrong
+        try:
+            return response.json()
+        except ValueError:
+            excerpt = self._excerpt(response.text)
+            raise _Transient(
+                f"HTTP {response.status_code} with an unparseable body: {excerpt}"
+            ) from None
 
     def _excerpt(self, text: str) -> str:
         """One line of at most BODY_EXCERPT_CHARS; redacted before it is cut, so a secret on

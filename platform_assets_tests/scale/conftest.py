@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
-import dagster as dg
 import pytest
 import redis
 
 from platform_assets_tests.conftest import service_unavailable
-from platform_assets_tests.scale.workers import REPO, Worker
+from platform_assets_tests.scale.workers import JobRun, Worker
 
 REDIS_URL = os.environ.get("PLATFORM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -45,32 +42,6 @@ def celery_env(redis_url: str) -> Iterator[dict[str, str]]:
         client.delete(*keys)
 
 
-def pg_instance_env(dagster_url: str) -> dict[str, str]:
-    """DAGSTER_PG_* for the production dagster.yaml, pointing at a test database."""
-    db = urlparse(dagster_url)
-    return {
-        "DAGSTER_PG_USERNAME": db.username or "postgres",
-        "DAGSTER_PG_PASSWORD": db.password or "",
-        "DAGSTER_PG_HOST": db.hostname or "127.0.0.1",
-        "DAGSTER_PG_PORT": str(db.port or 5432),
-        "DAGSTER_PG_DB": db.path.lstrip("/"),
-    }
-
-
-def pg_dagster_home(home: Path) -> Path:
-    """A DAGSTER_HOME holding the repository's production dagster.yaml (PostgreSQL storage)."""
-    dagster_home = home / "dagster_home"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
-    return dagster_home
-
-
-def open_instance(dagster_home: Path) -> dg.DagsterInstance:
-    instance = dg.DagsterInstance.from_config(str(dagster_home))
-    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    return instance
-
-
 @pytest.fixture
 def start_workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
     """Starts worker processes with the current environment; always stops them."""
@@ -96,3 +67,19 @@ def start_workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def start_run(tmp_path: Path) -> Iterator[Callable[..., JobRun]]:
+    """Starts a run of daily_job for a partition in a process of its own; always stopped."""
+    started: list[JobRun] = []
+
+    def start(partition: str, tags: dict[str, str]) -> JobRun:
+        log = tmp_path / f"run{len(started)}-{partition}.log"
+        run = JobRun(partition, log, dict(os.environ), tags).start()
+        started.append(run)
+        return run
+
+    yield start
+    for run in started:
+        run.stop()

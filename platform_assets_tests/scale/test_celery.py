@@ -13,18 +13,14 @@ atomic), and the run succeeds with the same rows as before.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import psycopg
 import pytest
-from psycopg import sql
 
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS
 from platform_assets.demo.drops import write_drops
@@ -32,8 +28,9 @@ from platform_assets.demo.faults import Faults
 from platform_assets.demo.sql_source import seed_database
 from platform_assets.resources import landing_dir, source_db_url
 from platform_assets_tests.conftest import TEST_CFG, TEST_DAY
-from platform_assets_tests.scale.conftest import open_instance, pg_dagster_home, pg_instance_env
-from platform_assets_tests.scale.workers import Worker
+from platform_assets_tests.scale.instance import open_instance, pg_dagster_home, pg_instance_env
+from platform_assets_tests.scale.tables import warehouse_tables
+from platform_assets_tests.scale.workers import JobRun, Worker
 
 DAYS = [TEST_DAY - timedelta(days=n) for n in (3, 2, 1, 0)]
 STEPS = {
@@ -41,18 +38,9 @@ STEPS = {
     "stg_orders", "stg_payments", "stg_customers", "stg_marketing_spend",
     "daily_revenue_by_country", "marketing_roas", "customer_lifetime_value",
 }  # fmt: skip
+POOL_LIMIT = 8  # dagster.yaml's default for pools
 RATE_PER_S = 8  # client-side limit per API, shared by every worker through PostgreSQL
-VISIBILITY_TIMEOUT_S = 20  # > the longest step here; a lost worker's step returns after it
-RUN_TIMEOUT_S = 150
-# Columns that name the run or the moment that wrote a row, not the data.
-VOLATILE = {"run_id", "loaded_at", "committed_at", "created_at"}
-
-
-def daily_job() -> dg.JobDefinition:
-    """The code location's daily_job, rebuilt from the environment in every process."""
-    from platform_assets.definitions import build_definitions
-
-    return build_definitions().resolve_job_def("daily_job")
+VISIBILITY_TIMEOUT_S = 12  # > 3x the longest step here; a lost worker's step returns after it
 
 
 def preload_customers() -> None:
@@ -70,15 +58,11 @@ def preload_customers() -> None:
         assert dg.materialize([customers], instance=instance).success
 
 
-def run_partition(dagster_home: Path, day: date, tags: dict[str, str] | None = None) -> str:
-    """One run of daily_job: orchestrated here, its steps executed by the workers."""
-    with open_instance(dagster_home) as instance:
-        result = dg.execute_job(
-            dg.reconstructable(daily_job),
-            instance=instance,
-            tags={"dagster/partition": day.isoformat(), **(tags or {})},
-        )
-        return result.run_id
+def run_of(instance: dg.DagsterInstance, name: str) -> dg.DagsterRun | None:
+    """The run started with the tag ``scale_test=name``, once it exists."""
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={"scale_test": name}))
+    assert len(runs) <= 1, runs
+    return runs[0] if runs else None
 
 
 def step_events(instance: dg.DagsterInstance, run_id: str) -> list[dg.DagsterEvent]:
@@ -94,33 +78,6 @@ def celery_nodes(events: list[dg.DagsterEvent]) -> list[tuple[str, str]]:
         if event.event_type_value == "ENGINE_EVENT" and "Celery worker" in metadata:
             found.append((event.step_key, metadata["Celery worker"].value))
     return found
-
-
-def warehouse_tables(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table of the warehouse with its rows, sorted, without the volatile columns."""
-    tables: dict[str, list[tuple[Any, ...]]] = {}
-    with psycopg.connect(url) as conn:
-        names = conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_type = 'BASE TABLE' "
-            "AND table_schema NOT IN ('pg_catalog', 'information_schema') "
-            "ORDER BY 1, 2"
-        ).fetchall()
-        for schema, table in names:
-            columns = [
-                name
-                for (name,) in conn.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-                    (schema, table),
-                )
-                if name not in VOLATILE
-            ]
-            query = sql.SQL("SELECT {} FROM {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema, table)
-            )
-            tables[f"{schema}.{table}"] = sorted(conn.execute(query).fetchall(), key=repr)
-    return tables
 
 
 @pytest.fixture
@@ -159,36 +116,43 @@ def scale_platform(make_platform, make_pg_database, celery_env):
         mp.setenv(name, value)
     try:
         preload_customers()
+        with open_instance(dagster_home) as instance:
+            # As deploy/README.md says: set the pool's limit once before runs start at once
+            # (`dagster instance concurrency set warehouse 8`); concurrent first claims of an
+            # unset pool collide on PostgreSQL (UniqueViolation, then an aborted transaction).
+            instance.event_log_storage.set_concurrency_slots("warehouse", POOL_LIMIT)
         yield platform, dagster_home, reference_url, celery_url, limits_url
     finally:
         mp.undo()
 
 
 def test_backfill_runs_every_step_on_the_workers_and_matches_in_process(
-    scale_platform, start_workers
+    scale_platform, start_workers, start_run
 ) -> None:
     platform, dagster_home, reference_url, celery_url, limits_url = scale_platform
     workers = start_workers(2)
     worker_pids = {w.node: w.pids() for w in workers}
     assert all(len(pids) == 3 for pids in worker_pids.values()), worker_pids  # main + pool 2
 
-    with ThreadPoolExecutor(len(DAYS)) as pool:  # the backfill: every partition at once
-        run_ids = list(pool.map(lambda day: run_partition(dagster_home, day), DAYS))
+    # The backfill: a run per partition, all at once, each in its own run worker process.
+    runs = [start_run(day.isoformat(), {"scale_test": f"backfill-{day}"}) for day in DAYS]
+    codes = [run.wait() for run in runs]
+    assert codes == [0] * len(DAYS), _logs(workers, runs)
 
-    with open_instance(dagster_home) as instance:
-        runs = {run_id: step_events(instance, run_id) for run_id in run_ids}
-        assert [instance.get_run_by_id(r).status for r in run_ids] == [
-            dg.DagsterRunStatus.SUCCESS
-        ] * len(DAYS), _logs(workers)
     used_nodes: Counter[str] = Counter()
-    for events in runs.values():
-        succeeded = {e.step_key: e.pid for e in events if e.event_type_value == "STEP_SUCCESS"}
-        assert set(succeeded) == STEPS
-        handed = celery_nodes(events)
-        assert sorted(step for step, _ in handed) == sorted(STEPS)  # each exactly once
-        for step, node in handed:
-            assert succeeded[step] in worker_pids[node] - {os.getpid()}, (step, node)
-            used_nodes[node] += 1
+    with open_instance(dagster_home) as instance:
+        for day in DAYS:
+            run = run_of(instance, f"backfill-{day}")
+            assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+            assert run.tags["dagster/partition"] == day.isoformat()
+            events = step_events(instance, run.run_id)
+            succeeded = {e.step_key: e.pid for e in events if e.event_type_value == "STEP_SUCCESS"}
+            assert set(succeeded) == STEPS
+            handed = celery_nodes(events)
+            assert sorted(step for step, _ in handed) == sorted(STEPS)  # each exactly once
+            for step, node in handed:  # ran in that worker's pool, not in the run's process
+                assert succeeded[step] in worker_pids[node], (step, node)
+                used_nodes[node] += 1
     assert set(used_nodes) == {w.node for w in workers}, used_nodes  # the work was spread
 
     assert warehouse_tables(celery_url) == warehouse_tables(reference_url)
@@ -200,17 +164,17 @@ def test_backfill_runs_every_step_on_the_workers_and_matches_in_process(
     assert buckets == [(platform.api.url.removeprefix("http://"),)]
 
     # A lost worker: SIGKILL the one running the slow orders step of a re-run of one day.
-    platform.api.set_faults(Faults(latency_ms=1000))
-    with ThreadPoolExecutor(1) as pool:
-        rerun = pool.submit(run_partition, dagster_home, TEST_DAY, {"scale_test": "kill"})
-        victim = _worker_running(dagster_home, "orders", workers, rerun)
-        victim.kill()
-        run_id = rerun.result(timeout=RUN_TIMEOUT_S)
+    platform.api.set_faults(Faults(latency_ms=500))
+    rerun = start_run(TEST_DAY.isoformat(), {"scale_test": "kill"})
+    victim = _worker_running(dagster_home, "orders", workers, rerun)
+    victim.kill()
+    assert rerun.wait() == 0, _logs(workers, [rerun])
     survivor = next(w for w in workers if w is not victim)
 
     with open_instance(dagster_home) as instance:
-        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS, _logs(workers)
-        events = step_events(instance, run_id)
+        run = run_of(instance, "kill")
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        events = step_events(instance, run.run_id)
     orders = [node for step, node in celery_nodes(events) if step == "orders"]
     assert orders == [victim.node, survivor.node]  # started on the victim, redone elsewhere
     starts = [e for e in events if e.event_type_value == "STEP_START" and e.step_key == "orders"]
@@ -224,23 +188,26 @@ def test_backfill_runs_every_step_on_the_workers_and_matches_in_process(
 
 
 def _worker_running(
-    dagster_home: Path, step: str, workers: list[Worker], rerun: Any, timeout: float = 60
+    dagster_home: Path, step: str, workers: list[Worker], rerun: JobRun, timeout: float = 90
 ) -> Worker:
-    """The worker that dagster-celery handed ``step`` of the tagged run to, once it did."""
+    """The worker running ``step`` of the tagged run, once the step has started there."""
     by_node = {w.node: w for w in workers}
     deadline = time.monotonic() + timeout
     with open_instance(dagster_home) as instance:
         while time.monotonic() < deadline:
             if rerun.done():
-                raise AssertionError(f"the run ended before {step} started: {rerun.result()}")
-            runs = instance.get_runs(filters=dg.RunsFilter(tags={"scale_test": "kill"}))
-            for run in runs:
-                for handed_step, node in celery_nodes(step_events(instance, run.run_id)):
-                    if handed_step == step:
-                        return by_node[node]
+                raise AssertionError(f"the run ended before {step} started:\n{rerun.log_text()}")
+            run = run_of(instance, "kill")
+            events = step_events(instance, run.run_id) if run else []
+            nodes = [node for handed, node in celery_nodes(events) if handed == step]
+            started = [e for e in events if e.event_type_value == "STEP_START"]
+            if nodes and any(e.step_key == step for e in started):
+                return by_node[nodes[0]]
             time.sleep(0.1)
     raise AssertionError(f"no worker started {step} within {timeout} s")
 
 
-def _logs(workers: list[Worker]) -> str:
-    return "\n".join(f"--- {w.name}\n{w.log_text()[-2000:]}" for w in workers)
+def _logs(workers: list[Worker], runs: list[JobRun]) -> str:
+    parts = [f"--- worker {w.name}\n{w.log_text()[-2000:]}" for w in workers]
+    parts += [f"--- run {r.partition}\n{r.log_text()[-3000:]}" for r in runs]
+    return "\n".join(parts)

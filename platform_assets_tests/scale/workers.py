@@ -85,18 +85,8 @@ class Worker:
     def stop(self) -> None:
         """SIGTERM (warm shutdown), SIGKILL after a timeout; idempotent, never hangs."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        _signal_group(proc, signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        # Pool processes can outlive a main process that died first: sweep what is left of
-        # the group (a process group id is not reused while the group has members).
-        if group_members(proc.pid):
-            _signal_group_id(proc.pid, signal.SIGKILL)
+        if proc is not None:
+            _stop_group(proc, signal.SIGTERM)
 
 
 @dataclass
@@ -146,11 +136,10 @@ class JobRun:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def stop(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        _signal_group(proc, signal.SIGKILL)
-        proc.wait(timeout=STOP_TIMEOUT_S)
+        """SIGKILL whatever is left of the run's group (its step processes included)."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            _stop_group(proc, signal.SIGKILL)
 
 
 def group_members(group: int) -> set[int]:
@@ -168,6 +157,19 @@ def _process_group(proc_dir: Path) -> int | None:
         return None
     # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after the last ")".
     return int(stat.rsplit(")", 1)[1].split()[2])
+
+
+def _stop_group(proc: subprocess.Popen[bytes], first: signal.Signals) -> None:
+    _signal_group(proc, first)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    # Children can outlive a leader that died first: sweep what is left of the group
+    # (a process group id is not reused while the group has members).
+    if group_members(proc.pid):
+        _signal_group_id(proc.pid, signal.SIGKILL)
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
