@@ -8,7 +8,8 @@ demo API server is another process and not counted).
 
 Ablations, to measure what each part of the wiring is worth (``bench.levers``):
 ``--batch 1`` validates page by page (no joining); ``--generic-decode`` decodes pages with
-stdlib JSON into dicts instead of ``sources/decode.py``; ``--workers`` fetches in parallel.
+stdlib JSON into dicts instead of ``sources/decode.py``; ``--no-read-ahead`` fetches
+sequential pages on the consumer's thread; ``--workers N`` fetches offset slices in parallel.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from platform_assets.quality.validation import (
     validate_chunk,
     validation_batches,
 )
+from platform_assets.sources import rest
 from platform_assets.sources.rest import RestApi
 from platform_assets.warehouse.resource import Warehouse
 
@@ -98,6 +100,7 @@ def run(url: str, rows: int, args: argparse.Namespace) -> dict:
         "workers": args.workers,
         "batch": args.batch,
         "decode": "generic" if args.generic_decode else "fast",
+        "read_ahead": not args.no_read_ahead,
         "rows": rows,
         "seconds": seconds,
         **{k: round(v, 3) for k, v in split.items()},
@@ -132,7 +135,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=VALIDATION_BATCH_ROWS)
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--generic-decode", action="store_true")
+    parser.add_argument("--no-read-ahead", action="store_true")
     args = parser.parse_args()
+    if args.no_read_ahead:  # ablation only: sequential pages fetched on the consumer's thread
+        rest.read_ahead = lambda items, depth: iter(items)
     url = os.environ["PLATFORM_BENCH_WAREHOUSE_URL"]  # not argv: ps would show a password
     print(json.dumps(run(url, args.rows, args)))
 

@@ -233,7 +233,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         tempfile.TemporaryDirectory(prefix="platform-bench-scale-") as tmp,
         ExitStack() as stack,  # databases live until the end: warehouses are compared
     ):
-        home = Path(tmp)
+        home = Path(args.keep_logs or tmp)
         env, api = sources(home, days, args.latency_ms)
         stack.callback(api.stop)
 
@@ -335,6 +335,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--inprocess-child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--no-save", action="store_true", help="do not write scale.json")
+    parser.add_argument("--keep-logs", metavar="DIR", help="sources and logs here, kept")
     args = parser.parse_args(argv)
     unknown = set(args.modes) - set(MODES)
     if unknown:

@@ -38,7 +38,7 @@ class PageDecoder:
 
     def __init__(self, columns: Sequence[str], records: str = "data") -> None:
         self._columns = list(columns)
-        self._index = pd.Index(self._columns, dtype=object)  # built once, not per page
+        self._index = pd.Index(self._columns)  # built once, not per page
         self._records = records
         row = msgspec.defstruct(
             "Record", [(name, Any) for name in self._columns], forbid_unknown_fields=True
