@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pytest
+import sqlalchemy as sa
 
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS
 from platform_assets.demo.generator import defects, orders_for_day, payments_for_day
-from platform_assets.resources import landing_dir
+from platform_assets.demo.sql_source import seed_database
+from platform_assets.resources import landing_dir, source_db_url
 from platform_assets.sources.files import drop_relative_path
 from platform_assets_tests.conftest import TEST_CFG, TEST_DAY, Platform
 
@@ -97,15 +98,15 @@ def test_defects_pass_the_gates_and_orphans_are_accounted_for(make_platform) -> 
     assert sample and {s["record"]["email"] for s in sample} == {"<pii>"}
 
 
-def test_a_failed_gate_blocks_this_run_and_later_runs_until_fixed(
-    make_platform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Shifting-offset pagination repeats a row on every page: orders fails its key gate.
-    platform = make_platform(overlap_pages=True, extra_env={"PLATFORM_API_PAGE_SIZE": "50"})
+def test_a_failed_gate_blocks_this_run_and_later_runs_until_fixed(make_platform) -> None:
+    # A stale customers source: two days of signups, so most orders reference customers the
+    # warehouse does not have and the orders foreign-key gate fails.
+    platform = make_platform(customer_days=2)
+    gate = ("orders", "foreign_key_customer_id")
     with dg.DagsterInstance.ephemeral() as instance:
         first = run(platform, instance)
         assert not first.success
-        assert not evaluations(first)[("orders", "primary_key_unique_not_null")].passed
+        assert not evaluations(first)[gate].passed
         assert "stg_orders" not in materialized(first)  # same run: skipped by Dagster
         assert "orders" in materialized(first)  # the data is in the warehouse, but gated
 
@@ -114,19 +115,33 @@ def test_a_failed_gate_blocks_this_run_and_later_runs_until_fixed(
         [description] = failure_descriptions(later)
         assert description.startswith(
             f"Upstream gate failed, not consuming its data: orders[{PARTITION}]: "
-            "check primary_key_unique_not_null failed in run "
+            "check foreign_key_customer_id failed in run "
         )
         assert "re-materialize the upstream partition" in description
         assert len(later.get_step_failure_events()) == 1  # no retries of a gate
 
-        monkeypatch.setenv("PLATFORM_API_PAGE_SIZE", "1000")  # the source is fixed: one page
-        fixed = run(platform, instance, "orders")
+        restore_customers(platform)  # the source is fixed
+        fixed = run(platform, instance, "customers", "orders")
         assert fixed.success
-        assert evaluations(fixed)[("orders", "primary_key_unique_not_null")].passed
+        assert evaluations(fixed)[gate].passed
         after = run(platform, instance, "stg_orders")
         assert after.success and materialized(after) == {"stg_orders"}
     [(rows,)] = platform.warehouse.query('SELECT count(*) FROM "staging"."stg_orders"')
     assert rows == TEST_CFG.orders_per_day
+
+
+def restore_customers(platform: Platform) -> None:
+    """What a real restore does: the missing rows come back with a fresh updated_at, so the
+    incremental extraction (a high-water mark on updated_at) picks them up."""
+    url = source_db_url(platform.env)
+    first = TEST_DAY - timedelta(days=CUSTOMER_LOOKBACK_DAYS)
+    seed_database(url, platform.cfg, first, TEST_DAY)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE customers SET updated_at = :now"), {"now": datetime.now(UTC).replace(tzinfo=None)})
+    finally:
+        engine.dispose()
 
 
 def test_drift_under_policy_fail_fails_the_load_loudly_and_once(make_platform) -> None:
