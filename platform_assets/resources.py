@@ -82,7 +82,7 @@ def rest_api(env: Mapping[str, str] = os.environ) -> RestApi:
         rate_limit_per_s=_number(env, "PLATFORM_API_RATE_LIMIT", "20"),
         rate_limit_burst=_number(env, "PLATFORM_API_RATE_LIMIT_BURST", "5", int),
         rate_limit_store=store,
-        max_workers=_number(env, "PLATFORM_API_WORKERS", "1", int),
+        max_workers=_number(env, "PLATFORM_API_WORKERS", "2", int),
     )
 
 

@@ -139,7 +139,8 @@ def restore_customers(platform: Platform) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE customers SET updated_at = :now"), {"now": datetime.now(UTC).replace(tzinfo=None)})
+            now = datetime.now(UTC).replace(tzinfo=None)  # the source stores naive UTC
+            conn.execute(sa.text("UPDATE customers SET updated_at = :now"), {"now": now})
     finally:
         engine.dispose()
 
