@@ -323,7 +323,7 @@ def inprocess_child(days: list[str]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partitions", type=int, default=16)
-    parser.add_argument("--latency-ms", type=float, default=1000.0)
+    parser.add_argument("--latency-ms", type=float, default=2000.0)
     parser.add_argument("--page-size", type=int, default=40)
     parser.add_argument("--rate-limit", type=float, default=20.0)
     parser.add_argument("--parallel-runs", type=int, default=4)
