@@ -11,6 +11,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from platform_assets_tests.conftest import service_unavailable
+
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -28,10 +30,7 @@ def demo_postgres_url() -> Iterator[str]:
             admin_url.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
         )
     except psycopg.OperationalError as exc:
-        message = f"PostgreSQL not reachable at {admin_url.render_as_string()}: {exc}"
-        if os.environ.get("PLATFORM_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        service_unavailable(f"PostgreSQL not reachable at {admin_url.render_as_string()}: {exc}")
     name = f"demo_test_{uuid.uuid4().hex[:12]}"
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
