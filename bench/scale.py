@@ -6,7 +6,7 @@ API's latency (``--latency-ms`` per request, ``--page-size`` rows per page), thr
 * ``inprocess``: one process materializes one partition after the other (in-process
   executor), as ``make run`` does.
 * ``multiprocess``: a run per partition, each in its own run process (``dagster job
-  execute``, as a run launcher starts them), ``--parallel-runs`` (4, dagster.yaml's backfill
+  execute``, as a run launcher starts them), ``--parallel-runs`` (8, dagster.yaml's backfill
   limit) at a time; steps in subprocesses (multiprocess executor) on this machine.
 * ``celery``: the same runs; their steps on ``--workers`` (2) dagster-celery workers of
   ``--concurrency`` (4) over Redis (deploy/worker.sh, PLATFORM_EXECUTOR=celery).
@@ -190,8 +190,10 @@ def one_mode(
     args: argparse.Namespace,
     home: Path,
     new_databases: NewDatabases,
-) -> tuple[float, str]:
-    """(seconds, warehouse URL kept for comparison) of one mode in fresh databases."""
+) -> tuple[float, float, str]:
+    """(seconds, machine CPU seconds, warehouse URL kept for comparison) of one mode in
+    fresh databases. Machine CPU: every process on the machine while the mode ran (its run
+    and step processes, Celery workers, and PostgreSQL, which serves them all)."""
     log_dir = home / "logs" / f"{mode}-{uuid.uuid4().hex[:6]}"
     log_dir.mkdir(parents=True)
     warehouse_url, dagster_url = new_databases(2)
@@ -203,6 +205,7 @@ def one_mode(
         "PLATFORM_WAREHOUSE_URL": warehouse_url,
     }
     prepare(env)
+    busy_before = machine_busy_s()
     if mode == "inprocess":
         seconds = run_inprocess({**env, "PLATFORM_EXECUTOR": "in_process"}, days, log_dir)
     elif mode == "multiprocess":
@@ -210,7 +213,17 @@ def one_mode(
         seconds = run_backfill(env, days, args.parallel_runs, log_dir)
     else:
         seconds = run_celery(env, days, args, log_dir)
-    return seconds, warehouse_url
+    return seconds, machine_busy_s() - busy_before, warehouse_url
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores of this machine have been busy since boot (Linux /proc/stat).
+
+    Whole-machine on purpose: PostgreSQL's backends do much of the work (Dagster's storage
+    opens a connection per event) and belong to no process the benchmark started.
+    """
+    user, nice, system, idle, iowait, *rest = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + sum(rest)) / os.sysconf("SC_CLK_TCK")
 
 
 def sources(home: Path, days: list[str], latency_ms: float) -> tuple[dict[str, str], DemoApi]:
@@ -228,6 +241,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     days = [(LAST_DAY - timedelta(days=n)).isoformat() for n in range(args.partitions)][::-1]
     faults = Faults(latency_ms=args.latency_ms)
     times: dict[str, list[float]] = {mode: [] for mode in args.modes}
+    machine_cpu: dict[str, list[float]] = {mode: [] for mode in args.modes}
     api_stats: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="platform-bench-scale-") as tmp,
@@ -252,18 +266,22 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         for rep in range(args.reps):
             for mode in args.modes:
                 api.set_faults(faults)  # resets the server's counters
-                seconds, warehouse_url = one_mode(mode, env, days, args, home, new_databases)
+                seconds, cpu_s, warehouse_url = one_mode(mode, env, days, args, home, new_databases)
                 times[mode].append(round(seconds, 2))
+                machine_cpu[mode].append(round(cpu_s, 1))
                 api_stats[mode] = api.stats()
-                print(f"rep {rep + 1} {mode}: {seconds:.1f} s", flush=True)
+                print(f"rep {rep + 1} {mode}: {seconds:.1f} s, CPU {cpu_s:.0f} s", flush=True)
                 reference = reference or warehouse_url
                 if warehouse_tables(warehouse_url) != warehouse_tables(reference):
                     raise RuntimeError(f"{mode} left a different warehouse than {args.modes[0]}")
-    return report(times, api_stats, args)
+    return report(times, machine_cpu, api_stats, args)
 
 
 def report(
-    times: dict[str, list[float]], api_stats: dict[str, Any], args: argparse.Namespace
+    times: dict[str, list[float]],
+    machine_cpu: dict[str, list[float]],
+    api_stats: dict[str, Any],
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     medians = {mode: statistics.median(values) for mode, values in times.items()}
     result: dict[str, Any] = {f"{mode}_s": round(medians[mode], 2) for mode in medians}
@@ -272,6 +290,13 @@ def report(
             if mode in medians:
                 result[f"{mode}_speedup"] = round(medians["inprocess"] / medians[mode], 2)
     result["runs_s"] = times
+    # Busy: the share of the machine's cores the mode kept busy; near 1, it is CPU-bound
+    # and more workers on this machine cannot make it faster.
+    cpus = os.cpu_count() or 1
+    result["machine_cpu_s"] = {mode: statistics.median(v) for mode, v in machine_cpu.items()}
+    result["machine_busy"] = {
+        mode: round(result["machine_cpu_s"][mode] / (medians[mode] * cpus), 2) for mode in medians
+    }
     result["api"] = {
         mode: {
             "requests": stats["requests"],
@@ -295,13 +320,14 @@ def report(
 
 
 def print_table(result: dict[str, Any]) -> None:
-    print(f"\n{'mode':<14}{'median s':>10}{'speedup':>9}{'runs s':>28}")
+    print(f"\n{'mode':<14}{'median s':>10}{'speedup':>9}{'busy':>6}{'runs s':>24}")
     for mode in MODES:
         if f"{mode}_s" in result:
             speedup = result.get(f"{mode}_speedup", 1.0 if mode == "inprocess" else None)
             shown = f"{speedup:.2f}x" if speedup is not None else "-"
             runs = ", ".join(f"{t:.1f}" for t in result["runs_s"][mode])
-            print(f"{mode:<14}{result[f'{mode}_s']:>10.1f}{shown:>9}{runs:>28}")
+            busy = f"{result['machine_busy'][mode]:.0%}"
+            print(f"{mode:<14}{result[f'{mode}_s']:>10.1f}{shown:>9}{busy:>6}{runs:>24}")
 
 
 def inprocess_child(days: list[str]) -> None:
@@ -326,7 +352,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=2000.0)
     parser.add_argument("--page-size", type=int, default=40)
     parser.add_argument("--rate-limit", type=float, default=20.0)
-    parser.add_argument("--parallel-runs", type=int, default=4)
+    parser.add_argument("--parallel-runs", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--reps", type=int, default=1)

@@ -14,12 +14,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONPATH
 # exec: the worker keeps this pid, so a supervisor's signals reach it directly.
-# -I imports the code location before the pool forks: pool processes start warm.
+# -I imports the code location (and warms it) before the pool forks: pool processes start warm.
 # --prefetch-multiplier=1 with acks_late: a worker reserves only the steps it runs.
 exec "${PYTHON:-.venv/bin/python}" -m celery -A dagster_celery.app worker \
   -Q "${QUEUES:-extract,warehouse}" \
   --concurrency "${CONCURRENCY:-4}" \
   --prefetch-multiplier=1 \
-  -I platform_assets.definitions \
+  -I platform_assets.automation.celery_worker \
   -n "${WORKER_NAME:-platform-$$}@%h" \
   --loglevel "${LOGLEVEL:-INFO}"

@@ -31,7 +31,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pandera.pandas as pa
 
-from platform_assets.contracts import Column, Contract
+from platform_assets.contracts import Column, Contract, contracts
 
 PANDAS_DTYPES: dict[str, Any] = {
     "int64": "Int64",
@@ -467,3 +467,16 @@ def record_json(record: dict[str, Any]) -> str:
     return json.dumps(
         _storable(record), default=lambda v: _storable(str(v)), ensure_ascii=False, allow_nan=False
     )
+
+
+def warm_up() -> None:
+    """Build every contract's schema and run pandera once on empty frames.
+
+    pandera imports its pandas backend on the first validation: a Celery worker calls this
+    before its pool forks, so no pool process pays that on its first step.
+    """
+    for contract in contracts().values():
+        empty = pd.DataFrame(
+            {c.name: pd.Series(dtype=PANDAS_DTYPES[c.type]) for c in contract.columns}
+        )
+        pandera_schema(contract).validate(empty, lazy=True)
