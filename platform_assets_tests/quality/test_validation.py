@@ -13,8 +13,10 @@ from platform_assets.demo.generator import orders_for_day
 from platform_assets.quality.drift import FrameDrift, tolerated
 from platform_assets.quality.validation import (
     SchemaDriftError,
+    pandera_schema,
     record_json,
     validate_chunk,
+    warm_up,
 )
 from platform_assets_tests.conftest import TEST_DAY
 
@@ -196,3 +198,13 @@ def test_rows_outside_the_partition_are_quarantined() -> None:
     assert [(r["column"], r["check"]) for r in chunk.quarantined[0]["reasons"]] == [
         ("order_date", "in_partition(2026-03-10)")
     ]
+
+
+def test_warm_up_builds_every_contract_schema_once():
+    """What a Celery worker runs before forking: every schema built (and cached) and
+    validated once, so pool processes inherit them instead of building them per step."""
+    pandera_schema.cache_clear()
+    warm_up()
+    assert pandera_schema.cache_info().currsize == len(contracts())
+    warm_up()
+    assert pandera_schema.cache_info().misses == len(contracts())
