@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import requests
 
-from platform_assets.launch import EMBEDDED_INSTANCE
+from platform_assets.launch import EMBEDDED_INSTANCE, latest_complete_day
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = (
@@ -64,7 +64,69 @@ def _graphql(port: int, query: str) -> dict:
     return response.json()["data"]
 
 
-def test_platform_dev_serves_the_lineage_and_stops_on_sigterm(tmp_path: Path) -> None:
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+RUN_TIMEOUT_S = 300
+
+
+def _launch_daily_run(port: int, partition: str) -> str:
+    """Launch daily_job for a partition as the UI's Materialize button does."""
+    nodes = "nodes { name location { name } }"
+    repos = _graphql(
+        port, f"{{ repositoriesOrError {{ ... on RepositoryConnection {{ {nodes} }} }} }}"
+    )
+    repos = repos["repositoriesOrError"]["nodes"]
+    assert len(repos) == 1, repos
+    selector = {
+        "repositoryLocationName": repos[0]["location"]["name"],
+        "repositoryName": repos[0]["name"],
+        "jobName": "daily_job",
+    }
+    params = {
+        "selector": selector,
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+    }
+    response = requests.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={"query": LAUNCH_RUN, "variables": {"params": params}},
+        timeout=30,
+    )
+    response.raise_for_status()
+    launched = response.json()["data"]["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def _run(port: int, run_id: str, fields: str) -> dict:
+    query = f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ {fields} }} }} }}'
+    return _graphql(port, query)["runOrError"]
+
+
+def _wait_for_run(port: int, run_id: str) -> str:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status = _run(port, run_id, "status")["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            return status
+        time.sleep(2)
+    raise AssertionError(f"run {run_id} did not finish in {RUN_TIMEOUT_S} s (last: {status})")
+
+
+def test_platform_dev_serves_the_lineage_runs_a_launched_run_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    """The UI path end to end: queued run coordinator, daemon, a run worker with the
+    multiprocess executor (a process per step) on the embedded DuckDB warehouse, whose
+    single writer the ``warehouse`` pool (limit 1) serializes; then nothing survives."""
     ui_port, api_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
     env.update(
@@ -106,6 +168,11 @@ def test_platform_dev_serves_the_lineage_and_stops_on_sigterm(tmp_path: Path) ->
             "stg_payments",
         ]
         assert requests.get(f"http://127.0.0.1:{api_port}/health", timeout=5).ok
+        day = latest_complete_day().isoformat()
+        run_id = _launch_daily_run(ui_port, day)
+        assert _wait_for_run(ui_port, run_id) == "SUCCESS"
+        steps = _run(ui_port, run_id, "stepStats { stepKey status }")["stepStats"]
+        assert {s["stepKey"]: s["status"] for s in steps} == dict.fromkeys(ASSETS, "SUCCESS")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -128,3 +195,6 @@ def test_platform_dev_serves_the_lineage_and_stops_on_sigterm(tmp_path: Path) ->
     else:
         raise AssertionError("processes of platform dev outlived it")
     assert not _group_alive(proc.pid)
+    # Run workers and their step processes included (their command lines name the home).
+    leftover = subprocess.run(["pgrep", "-af", str(tmp_path)], capture_output=True, text=True)
+    assert not leftover.stdout, leftover.stdout

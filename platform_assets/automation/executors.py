@@ -37,6 +37,9 @@ QUEUE_TAG = "dagster-celery/queue"  # dagster_celery.tags.DAGSTER_CELERY_QUEUE_T
 EXTRACT_QUEUE = "extract"  # raw assets: bound by source APIs / databases
 WAREHOUSE_QUEUE = "warehouse"  # SQL assets: bound by the warehouse
 QUEUES = (EXTRACT_QUEUE, WAREHOUSE_QUEUE)
+# Run coordinators (deploy/dagster.yaml's run launcher, celery_runs.py): a queue of its own.
+RUNS_QUEUE = "runs"
+WORKER_QUEUES_ENV = "PLATFORM_CELERY_QUEUES"  # the queues a worker consumes (deploy/worker.sh)
 
 
 def celery_queue(queue: str) -> dict[str, str]:
@@ -99,11 +102,29 @@ def worker_settings(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
     missing = [name for name in (BROKER_ENV, BACKEND_ENV) if not env.get(name)]
     if missing:
         raise RuntimeError(f"a Celery worker needs {', '.join(missing)} in its environment")
+    runs_worker(env)  # a misconfigured runs worker fails at start, not on its first run
     return {
         "broker_url": env[BROKER_ENV],
         "result_backend": env[BACKEND_ENV],
         **celery_settings(env),
     }
+
+
+def runs_worker(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether this worker consumes the ``runs`` queue (deploy/worker.sh's QUEUES).
+
+    Run coordinators wait for their steps: a worker of the runs queue consumes nothing
+    else, or a step could queue behind the runs that wait for it and never start.
+    """
+    queues = [q.strip() for q in env.get(WORKER_QUEUES_ENV, "").split(",") if q.strip()]
+    if RUNS_QUEUE not in queues:
+        return False
+    if queues != [RUNS_QUEUE]:
+        raise RuntimeError(
+            f"a worker of the {RUNS_QUEUE!r} queue consumes nothing else, got {queues}: "
+            f"start one with QUEUES={RUNS_QUEUE} and others for {', '.join(QUEUES)}"
+        )
+    return True
 
 
 def _celery_executor(env: Mapping[str, str]) -> dg.ExecutorDefinition:

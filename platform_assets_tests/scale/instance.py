@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dagster as dg
+import yaml
 
 from platform_assets_tests.scale.workers import REPO
 
@@ -23,11 +24,24 @@ def pg_instance_env(dagster_url: str) -> dict[str, str]:
     }
 
 
-def pg_dagster_home(home: Path) -> Path:
-    """A DAGSTER_HOME holding the repository's production dagster.yaml (PostgreSQL storage)."""
+def pg_dagster_home(home: Path, celery_runs: bool = False) -> Path:
+    """A DAGSTER_HOME holding the repository's production dagster.yaml (PostgreSQL storage).
+
+    ``celery_runs``: the Celery profile's deploy/dagster.yaml (runs are tasks on the runs
+    queue) with runs launched as they are submitted (DefaultRunCoordinator), so that tests
+    and benchmarks need no daemon: the runs worker's slots bound the runs in flight.
+    """
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    if not celery_runs:
+        shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+        return dagster_home
+    config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    config["run_coordinator"] = {
+        "module": "dagster._core.run_coordinator",
+        "class": "DefaultRunCoordinator",
+    }
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
     return dagster_home
 
 
