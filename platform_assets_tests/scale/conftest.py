@@ -47,7 +47,7 @@ def start_workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
     """Starts worker processes with the current environment; always stops them."""
     started: list[Worker] = []
 
-    def start(count: int, concurrency: int = 2) -> list[Worker]:
+    def start(count: int, concurrency: int = 2, queues: str = "extract,warehouse") -> list[Worker]:
         run = uuid.uuid4().hex[:6]
         workers = [
             Worker(
@@ -55,6 +55,7 @@ def start_workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
                 log=tmp_path / f"worker{len(started) + index}.log",
                 env=dict(os.environ),
                 concurrency=concurrency,
+                queues=queues,
             )
             for index in range(count)
         ]

@@ -13,6 +13,9 @@ atomic), and the run succeeds with the same rows as before.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections import Counter
 from datetime import timedelta
@@ -22,6 +25,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from platform_assets.automation.executors import RUNS_QUEUE
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS
 from platform_assets.demo.drops import write_drops
 from platform_assets.demo.faults import Faults
@@ -185,6 +189,55 @@ def test_backfill_runs_every_step_on_the_workers_and_matches_in_process(
     assert success.pid in worker_pids[survivor.node]
     assert {e.step_key for e in events if e.event_type_value == "STEP_SUCCESS"} == STEPS
     assert warehouse_tables(celery_url) == warehouse_tables(reference_url)  # no duplicates
+
+
+def test_backfill_with_runs_on_a_runs_worker_matches_in_process(
+    scale_platform, start_workers, monkeypatch
+) -> None:
+    """deploy/dagster.yaml: ``dagster job backfill`` hands each run to the runs queue; a
+    pool process of the runs worker coordinates it, and its steps run on the step worker."""
+    platform, _, reference_url, celery_url, _ = scale_platform
+    runs_home = pg_dagster_home(platform.home / "celery_runs", celery_runs=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(runs_home))  # same database, the profile's yaml
+    [runs_worker] = start_workers(1, concurrency=len(DAYS), queues=RUNS_QUEUE)
+    [step_worker] = start_workers(1, concurrency=2)
+    coordinators, step_pids = runs_worker.pids(), step_worker.pids()
+
+    partitions = ",".join(day.isoformat() for day in DAYS)
+    tags = json.dumps({"scale_test": "runs-on-workers"})
+    backfill = [sys.executable, "-m", "dagster", "job", "backfill", "--noprompt", "--tags", tags]
+    backfill += ["-m", "platform_assets.definitions", "-a", "defs", "-j", "daily_job"]
+    done = subprocess.run(
+        [*backfill, "--partitions", partitions], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    with open_instance(runs_home) as instance:
+        runs = _finished_runs(instance, {"scale_test": "runs-on-workers"}, len(DAYS))
+        assert sorted(r.tags["dagster/partition"] for r in runs) == [d.isoformat() for d in DAYS]
+        for run in runs:
+            assert run.status == dg.DagsterRunStatus.SUCCESS, _logs([runs_worker, step_worker], [])
+            events = step_events(instance, run.run_id)
+            [start] = [e for e in events if e.event_type_value == "PIPELINE_START"]
+            assert start.pid in coordinators  # coordinated in the runs worker's pool
+            handed = celery_nodes(events)
+            assert sorted(step for step, _ in handed) == sorted(STEPS)
+            assert {node for _, node in handed} == {step_worker.node}
+            succeeded = [e.pid for e in events if e.event_type_value == "STEP_SUCCESS"]
+            assert len(succeeded) == len(STEPS) and set(succeeded) <= step_pids
+    assert warehouse_tables(celery_url) == warehouse_tables(reference_url)
+
+
+def _finished_runs(
+    instance: dg.DagsterInstance, tags: dict[str, str], count: int, timeout: float = 240
+) -> list[dg.DagsterRun]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(filters=dg.RunsFilter(tags=tags))
+        if len(runs) == count and all(run.is_finished for run in runs):
+            return runs
+        time.sleep(0.5)
+    raise AssertionError(f"{count} runs tagged {tags} not finished in {timeout} s: {runs}")
 
 
 def _worker_running(

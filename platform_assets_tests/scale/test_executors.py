@@ -6,14 +6,19 @@ import importlib.util
 
 import dagster as dg
 import pytest
+import yaml
 
+from platform_assets.automation.celery_runs import CeleryRunLauncher
 from platform_assets.automation.executors import (
     EXTRACT_QUEUE,
     QUEUE_TAG,
+    RUNS_QUEUE,
     WAREHOUSE_QUEUE,
+    WORKER_QUEUES_ENV,
     build_executor,
     celery_queue,
     celery_settings,
+    runs_worker,
     worker_settings,
 )
 from platform_assets.definitions import build_definitions
@@ -112,3 +117,33 @@ def test_steps_are_routed_by_kind_of_work() -> None:
     assert set(queues.values()) == {EXTRACT_QUEUE, WAREHOUSE_QUEUE}
     with pytest.raises(ValueError, match="unknown Celery queue 'gpu'"):
         celery_queue("gpu")
+
+
+def test_a_runs_worker_consumes_nothing_else() -> None:
+    assert runs_worker({}) is False
+    assert runs_worker({WORKER_QUEUES_ENV: "extract,warehouse"}) is False
+    assert runs_worker({WORKER_QUEUES_ENV: " runs "}) is True
+    env = {**CELERY_ENV, WORKER_QUEUES_ENV: "runs,extract"}
+    with pytest.raises(RuntimeError, match=r"'runs' queue consumes nothing else.*QUEUES=runs"):
+        worker_settings(env)  # the worker fails at start, before taking any task
+
+
+def test_celery_profile_instance_differs_only_in_its_run_launcher(monkeypatch) -> None:
+    default = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    celery = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    launcher = celery.pop("run_launcher")
+    assert celery == default
+    assert launcher == {
+        "module": "platform_assets.automation.celery_runs",
+        "class": "CeleryRunLauncher",
+    }
+    for name, value in CELERY_ENV.items():
+        monkeypatch.setenv(name, value)
+    instance_config = {"run_launcher": launcher}  # storage aside: an ephemeral instance
+    with dg.instance_for_test(overrides=instance_config) as instance:
+        run_launcher = instance.run_launcher
+        assert isinstance(run_launcher, CeleryRunLauncher)
+        assert run_launcher.default_queue == RUNS_QUEUE
+        assert run_launcher.broker == BROKER
+        assert run_launcher.celery.conf.task_acks_late is True  # the shared settings
+        assert "s3cret" not in repr(run_launcher.inst_data)  # nothing secret is stored
