@@ -5,6 +5,10 @@ broker; runs of daily_job for four partitions go to them through the shared dags
 instance (the repository's dagster.yaml), and write the PostgreSQL warehouse. The result must
 equal an in-process run of the same partitions, row for row, in every table.
 
+The Celery profile's own instance (deploy/dagster.yaml) goes further: ``dagster job
+backfill`` hands each run to the ``runs`` queue, where a pool process of a runs worker
+coordinates it; the warehouse must again equal the in-process one.
+
 Losing a worker mid-step (SIGKILL of its whole process group) is designed to be survived:
 the step's task is acknowledged only when it finished, so Redis hands it to the other worker
 once the visibility timeout has passed, the step runs again there (its partition replace is
