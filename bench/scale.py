@@ -1,15 +1,18 @@
 """Scale-out benchmark: ``make bench`` (``python -m bench.scale``).
 
 A backfill of ``--partitions`` (16) daily partitions whose extraction is bound by the demo
-API's latency (``--latency-ms`` per request, ``--page-size`` rows per page), three ways:
+API's latency (``--latency-ms`` per request, ``--page-size`` rows per page), four ways:
 
 * ``inprocess``: one process materializes one partition after the other (in-process
   executor), as ``make run`` does.
 * ``multiprocess``: a run per partition, each in its own run process (``dagster job
-  execute``, as a run launcher starts them), ``--parallel-runs`` (8, dagster.yaml's backfill
-  limit) at a time; steps in subprocesses (multiprocess executor) on this machine.
-* ``celery``: the same runs; their steps on ``--workers`` (2) dagster-celery workers of
-  ``--concurrency`` (4) over Redis (deploy/worker.sh, PLATFORM_EXECUTOR=celery).
+  execute``, as the default run launcher starts them), ``--parallel-runs`` (8,
+  dagster.yaml's backfill limit) at a time; steps in subprocesses on this machine.
+* ``celery_run_processes``: the same run processes; their steps on ``--workers`` (2)
+  dagster-celery workers of ``--concurrency`` (4) over Redis (deploy/worker.sh).
+* ``celery``: the Celery profile (deploy/dagster.yaml): one ``dagster job backfill`` hands
+  every run to the runs queue, where a runs worker with ``--parallel-runs`` slots
+  coordinates them; their steps on the same 2 workers of concurrency 4.
 
 Everything else is the production profile: the shared dagster-postgres instance
 (dagster.yaml), a PostgreSQL warehouse per mode, the API's client-side rate limit shared
@@ -18,8 +21,8 @@ the benchmark fails. Times are wall-clock seconds from the first process start t
 exit (process start-up included: it is part of what a backfill costs); medians of ``--reps``.
 The machine is shared (2 cores): treat differences under ~15% as noise.
 
-Results: ``bench/results/scale.json`` (inprocess_s, multiprocess_s, celery_s, speedups) and
-a table on stdout.
+Results: ``bench/results/scale.json`` (inprocess_s, multiprocess_s, celery_s, speedups,
+and the share of the machine's cores each mode kept busy) and a table on stdout.
 """
 
 from __future__ import annotations
@@ -108,11 +111,9 @@ def check(args: list[str], env: Mapping[str, str]) -> None:
 
 
 def prepare(env: Mapping[str, str]) -> None:
-    """The documented one-time steps of a fresh deployment, then the customers table.
-
-    customers is loaded first because orders' blocking foreign-key check reads it while
-    orders does not depend on it: parallel steps could check orders too early.
-    """
+    """The documented one-time steps of a fresh deployment, then the customers table, as
+    every daily run after a deployment's first finds it (the first loads the whole history):
+    each mode's runs then start from the same warehouse."""
     dagster = str(Path(sys.executable).parent / "dagster")
     check([dagster, "instance", "concurrency", "set", "warehouse", POOL_LIMIT], env)
     select = ["-m", "platform_assets.definitions", "-a", "defs", "--select", "customers"]
@@ -366,14 +367,14 @@ def report(
 
 
 def print_table(result: dict[str, Any]) -> None:
-    print(f"\n{'mode':<14}{'median s':>10}{'speedup':>9}{'busy':>6}{'runs s':>24}")
+    print(f"\n{'mode':<22}{'median s':>10}{'speedup':>9}{'busy':>6}{'runs s':>24}")
     for mode in MODES:
         if f"{mode}_s" in result:
             speedup = result.get(f"{mode}_speedup", 1.0 if mode == "inprocess" else None)
             shown = f"{speedup:.2f}x" if speedup is not None else "-"
             runs = ", ".join(f"{t:.1f}" for t in result["runs_s"][mode])
             busy = f"{result['machine_busy'][mode]:.0%}"
-            print(f"{mode:<14}{result[f'{mode}_s']:>10.1f}{shown:>9}{busy:>6}{runs:>24}")
+            print(f"{mode:<22}{result[f'{mode}_s']:>10.1f}{shown:>9}{busy:>6}{runs:>24}")
 
 
 def inprocess_child(days: list[str]) -> None:

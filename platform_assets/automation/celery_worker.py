@@ -3,6 +3,9 @@
 A pool process forked from a warm parent starts its first step at once; otherwise each pool
 process imports the code location, the instance's storage classes (dagster-postgres) and
 pandera's backend on its first step, seconds of CPU per process while the machine is busy.
+
+The pool processes of a runs worker (QUEUES=runs) also get Celery's permission to wait for
+other tasks' results: a run task waits for its steps (celery_runs.py).
 """
 
 from __future__ import annotations

@@ -52,13 +52,8 @@ VISIBILITY_TIMEOUT_S = 12  # > 3x the longest step here; a lost worker's step re
 
 
 def preload_customers() -> None:
-    """Load the customers table before the backfill starts.
-
-    orders' blocking foreign-key check reads customers, but orders does not depend on
-    customers, so steps running in parallel (multiprocess, celery) may check orders before
-    the same run has loaded its customers. Until that dependency is declared, the backfill
-    starts from a warehouse that already holds them (as a daily run after the first does).
-    """
+    """Load the customers table before the backfill starts, as every daily run after a
+    deployment's first finds it (the first loads the whole customer history)."""
     from platform_assets.definitions import build_definitions
 
     customers = build_definitions().resolve_assets_def("customers")
