@@ -5,7 +5,7 @@ come from (a REST endpoint, a SQL query, a CSV drop), declared in RAW_SOURCES.
 """
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -106,6 +106,19 @@ RAW_SOURCES = (
 RETRY_POLICY = dg.RetryPolicy(
     max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
+# Run tag: an incremental source re-reads every row (merged on the key as always), e.g.
+# after rows were restored at the source with an updated_at older than the high-water mark.
+FULL_REFRESH_TAG = "platform/full_refresh"
+
+
+def full_refresh(tags: Mapping[str, str]) -> bool:
+    value = tags.get(FULL_REFRESH_TAG, "false")
+    if value not in ("true", "false"):
+        raise dg.Failure(
+            description=f"run tag {FULL_REFRESH_TAG} must be 'true' or 'false', got {value!r}",
+            allow_retries=False,
+        )
+    return value == "true"
 
 
 def load_metadata(
@@ -186,7 +199,8 @@ def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinitio
         ):
             resource = getattr(context.resources, source.resource_key)
             log = pipeline_log(context)  # run, job, asset, partition (+ chunk) on every line
-            request = ExtractRequest(day, mark.start if mark else None, log)
+            refresh = full_refresh(context.run.tags)
+            request = ExtractRequest(day, mark.start if mark and not refresh else None, log)
             extracted = fail_fast(source.extract(resource, request))  # extractor logs progress
             extracted = validation_batches(extracted)  # pages joined: validation's fixed cost
             for number, frame in enumerate(extracted, start=1):
@@ -201,7 +215,7 @@ def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinitio
         log.info(f"rows: {stats.loaded} loaded, {stats.quarantined} quarantined")
         metadata = load_metadata(warehouse, contract, day, stats, time.monotonic() - started)
         return dg.MaterializeResult(
-            metadata={**metadata, **(mark.metadata() if mark else {})},
+            metadata=metadata | (mark.metadata() | {"full_refresh": refresh} if mark else {}),
             check_results=run_checks(
                 warehouse,
                 contract,

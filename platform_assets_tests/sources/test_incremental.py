@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from platform_assets.assets.raw import raw_assets
+from platform_assets.assets.raw import FULL_REFRESH_TAG, raw_assets
 from platform_assets.contracts import contracts
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.generator import customers_between
@@ -49,12 +49,15 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield test_instance
 
 
-def materialize(warehouse: Warehouse, source: str, instance: dg.DagsterInstance) -> dict:
+def materialize(
+    warehouse: Warehouse, source: str, instance: dg.DagsterInstance, tags: dict | None = None
+) -> dict:
     [customers] = [a for a in raw_assets() if a.key == dg.AssetKey("customers")]
     result = dg.materialize(
         [customers],
         resources={"warehouse": warehouse, "storefront_db": SqlDatabase(url=source)},
         instance=instance,
+        tags=tags,
     )
     assert result.success
     [event] = result.get_asset_materialization_events()
@@ -130,3 +133,54 @@ def test_a_failed_load_leaves_the_mark_where_it_was(warehouse: Warehouse) -> Non
             set_cursor(writer.session, "customers", "2099-01-01T00:00:00.000000+00:00", "crashing")
             raise RuntimeError("crash mid-load")
     assert mark(warehouse) == before
+
+
+def test_a_full_refresh_run_reads_rows_restored_behind_the_mark(
+    warehouse: Warehouse, source: str, instance: dg.DagsterInstance
+) -> None:
+    truth = customers_between(FIRST, LAST, CFG)
+    first = materialize(warehouse, source, instance)
+    oldest = pd.to_datetime(truth["updated_at"]).min().to_pydatetime()
+    engine = sa.create_engine(source)
+    with engine.begin() as conn:  # restored from a backup: its updated_at is long past
+        conn.execute(
+            customers_table.insert().values(
+                customer_id=2026030199,
+                email="restored@backup.test",
+                full_name="Restored",
+                country="FR",
+                acquisition_channel="email",
+                signup_at=oldest,
+                updated_at=oldest,
+            )  # fmt: skip
+        )
+    engine.dispose()
+
+    incremental = materialize(warehouse, source, instance)
+    assert incremental["rows_extracted"] == 1  # only the row at the mark: the restored one
+    assert warehouse.count(CUSTOMERS) == len(truth)  # is behind it, and missed
+
+    refreshed = materialize(warehouse, source, instance, tags={FULL_REFRESH_TAG: "true"})
+    assert refreshed["full_refresh"] is True
+    assert refreshed["rows_extracted"] == len(truth) + 1
+    assert warehouse.count(CUSTOMERS) == len(truth) + 1  # merged on the key: no duplicates
+    assert mark(warehouse) == refreshed["high_water_mark"] == first["high_water_mark"]
+
+
+def test_a_misspelt_full_refresh_tag_fails_the_step(
+    warehouse: Warehouse, source: str, instance: dg.DagsterInstance
+) -> None:
+    [customers] = [a for a in raw_assets() if a.key == dg.AssetKey("customers")]
+    result = dg.materialize(
+        [customers],
+        resources={"warehouse": warehouse, "storefront_db": SqlDatabase(url=source)},
+        instance=instance,
+        tags={FULL_REFRESH_TAG: "yes"},
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert "platform/full_refresh must be 'true' or 'false', got 'yes'" in str(
+        failure.step_failure_data.error
+    )
+    assert mark(warehouse) is None and warehouse.count(CUSTOMERS) == 0
