@@ -42,7 +42,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 # bench/results/load.json and a table. ~12 min; BENCH_ARGS="--rss-rows 100000,1000000" ~5 min.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.load $(BENCH_ARGS)
-	$(BIN)/python -m bench.scale $(SCALE_ARGS)  # + Redis; 16 partitions 3 ways, ~25 min
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)  # + Redis; 16 partitions 4 ways, ~25 min
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

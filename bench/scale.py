@@ -57,7 +57,7 @@ from platform_assets.demo.sql_source import seed_database
 from platform_assets.resources import landing_dir, source_db_url
 from platform_assets_tests.scale.instance import pg_dagster_home, pg_instance_env
 from platform_assets_tests.scale.tables import warehouse_tables
-from platform_assets_tests.scale.workers import REPO, JobRun, Worker
+from platform_assets_tests.scale.workers import REPO, JobRun, Worker, backfill_args
 
 RESULTS = Path(__file__).parent / "results" / "scale.json"
 SERVER_URL = os.environ.get(
@@ -164,11 +164,8 @@ def launch_backfill(
     the runs queue at once (DefaultRunCoordinator here, so no daemon is needed; the runs
     worker's slots bound the runs in flight). Seconds until every run finished."""
     tag = uuid.uuid4().hex
-    dagster = str(Path(sys.executable).parent / "dagster")
-    args = [dagster, "job", "backfill", "-m", "platform_assets.definitions", "-a", "defs"]
-    args += ["-j", "daily_job", "--partitions", ",".join(days), "--noprompt"]
     started = time.perf_counter()
-    check([*args, "--tags", json.dumps({BENCH_TAG: tag})], env)
+    check(backfill_args(days, {BENCH_TAG: tag}), env)
     deadline = time.monotonic() + CHILD_TIMEOUT_S
     with psycopg.connect(dagster_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
@@ -269,8 +266,9 @@ def machine_busy_s() -> float:
     Whole-machine on purpose: PostgreSQL's backends do much of the work (Dagster's storage
     opens a connection per event) and belong to no process the benchmark started.
     """
-    user, nice, system, idle, iowait, *rest = map(int, Path("/proc/stat").read_text().split()[1:9])
-    return (user + nice + system + sum(rest)) / os.sysconf("SC_CLK_TCK")
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split()[1:9]]
+    idle, iowait = ticks[3], ticks[4]
+    return (sum(ticks) - idle - iowait) / os.sysconf("SC_CLK_TCK")
 
 
 def sources(home: Path, days: list[str], latency_ms: float) -> tuple[dict[str, str], DemoApi]:

@@ -17,9 +17,7 @@ atomic), and the run succeeds with the same rows as before.
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import timedelta
@@ -38,7 +36,7 @@ from platform_assets.resources import landing_dir, source_db_url
 from platform_assets_tests.conftest import TEST_CFG, TEST_DAY
 from platform_assets_tests.scale.instance import open_instance, pg_dagster_home, pg_instance_env
 from platform_assets_tests.scale.tables import warehouse_tables
-from platform_assets_tests.scale.workers import JobRun, Worker
+from platform_assets_tests.scale.workers import JobRun, Worker, backfill_args
 
 DAYS = [TEST_DAY - timedelta(days=n) for n in (3, 2, 1, 0)]
 STEPS = {
@@ -202,13 +200,8 @@ def test_backfill_with_runs_on_a_runs_worker_matches_in_process(
     [step_worker] = start_workers(1, concurrency=2)
     coordinators, step_pids = runs_worker.pids(), step_worker.pids()
 
-    partitions = ",".join(day.isoformat() for day in DAYS)
-    tags = json.dumps({"scale_test": "runs-on-workers"})
-    backfill = [sys.executable, "-m", "dagster", "job", "backfill", "--noprompt", "--tags", tags]
-    backfill += ["-m", "platform_assets.definitions", "-a", "defs", "-j", "daily_job"]
-    done = subprocess.run(
-        [*backfill, "--partitions", partitions], capture_output=True, text=True, timeout=120
-    )
+    backfill = backfill_args([d.isoformat() for d in DAYS], {"scale_test": "runs-on-workers"})
+    done = subprocess.run(backfill, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
     with open_instance(runs_home) as instance:

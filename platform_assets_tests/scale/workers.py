@@ -142,6 +142,14 @@ class JobRun:
             _stop_group(proc, signal.SIGKILL)
 
 
+def backfill_args(partitions: list[str], tags: Mapping[str, str]) -> list[str]:
+    """``dagster job backfill`` of daily_job: each partition's run goes through the
+    instance's run coordinator and launcher (deploy/dagster.yaml: the runs queue)."""
+    args = [sys.executable, "-m", "dagster", "job", "backfill", "--noprompt"]
+    args += ["-m", "platform_assets.definitions", "-a", "defs", "-j", "daily_job"]
+    return [*args, "--partitions", ",".join(partitions), "--tags", json.dumps(dict(tags))]
+
+
 def group_members(group: int) -> set[int]:
     return {
         int(entry.name)

@@ -84,18 +84,21 @@ def source_changes(url: str, newest: dt.datetime) -> None:
                 .where(customers_table.c.customer_id == customer_id)
                 .values(email=f"changed{n}@changed.test", updated_at=newest - dt.timedelta(hours=1))
             )
-        conn.execute(
-            customers_table.insert().values(
-                customer_id=2026031199,
-                email="new@changed.test",
-                full_name="New Customer",
-                country="DE",
-                acquisition_channel="organic",
-                signup_at=newest,
-                updated_at=newest,
-            )  # fmt: skip
-        )
+        conn.execute(new_customer(2026031199, "new@changed.test", newest))
     engine.dispose()
+
+
+def new_customer(customer_id: int, email: str, at: dt.datetime) -> sa.Insert:
+    """A customer row signed up and last updated at ``at``."""
+    return customers_table.insert().values(
+        customer_id=customer_id,
+        email=email,
+        full_name="New Customer",
+        country="DE",
+        acquisition_channel="organic",
+        signup_at=at,
+        updated_at=at,
+    )
 
 
 def test_only_changed_rows_are_read_and_merged(
@@ -143,17 +146,7 @@ def test_a_full_refresh_run_reads_rows_restored_behind_the_mark(
     oldest = pd.to_datetime(truth["updated_at"]).min().to_pydatetime()
     engine = sa.create_engine(source)
     with engine.begin() as conn:  # restored from a backup: its updated_at is long past
-        conn.execute(
-            customers_table.insert().values(
-                customer_id=2026030199,
-                email="restored@backup.test",
-                full_name="Restored",
-                country="FR",
-                acquisition_channel="email",
-                signup_at=oldest,
-                updated_at=oldest,
-            )  # fmt: skip
-        )
+        conn.execute(new_customer(2026030199, "restored@backup.test", oldest))
     engine.dispose()
 
     incremental = materialize(warehouse, source, instance)
