@@ -50,11 +50,12 @@ from sqlalchemy.engine import make_url
 
 from platform_assets.automation.executors import RUNS_QUEUE
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS, DemoConfig
+from platform_assets.demo.config import demo_landing_dir as landing_dir
+from platform_assets.demo.config import demo_source_db_url as source_db_url
 from platform_assets.demo.drops import write_drops
 from platform_assets.demo.faults import Faults
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
-from platform_assets.resources import landing_dir, source_db_url
 from platform_assets_tests.scale.instance import pg_dagster_home, pg_instance_env
 from platform_assets_tests.scale.tables import warehouse_tables
 from platform_assets_tests.scale.workers import REPO, JobRun, Worker, backfill_args

@@ -88,7 +88,7 @@ class Platform:
 
     @property
     def warehouse(self) -> Warehouse:
-        from platform_assets.resources import embedded_warehouse_url
+        from platform_assets.home import embedded_warehouse_url
 
         url = self.env.get("PLATFORM_WAREHOUSE_URL") or embedded_warehouse_url(self.env)
         return Warehouse(url=url)
@@ -128,7 +128,8 @@ def make_platform(
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        from platform_assets.resources import landing_dir, source_db_url
+        from platform_assets.demo.config import demo_landing_dir as landing_dir
+        from platform_assets.demo.config import demo_source_db_url as source_db_url
 
         first = TEST_DAY - timedelta(days=customer_days - 1)
         seed_database(source_db_url(env), cfg, first, TEST_DAY)

@@ -13,7 +13,8 @@ from pathlib import Path
 import duckdb
 import requests
 
-from platform_assets.launch import EMBEDDED_INSTANCE, latest_complete_day
+from platform_assets.demo.launch import latest_complete_day
+from platform_assets.home import EMBEDDED_INSTANCE
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = (

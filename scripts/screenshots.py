@@ -63,8 +63,8 @@ def materialize_demo_days(env: dict[str, str]) -> dict[str, str]:
 
     from platform_assets.definitions import build_definitions
     from platform_assets.demo.config import DemoConfig
+    from platform_assets.demo.launch import latest_complete_day, prepare_demo_sources
     from platform_assets.demo.process import DemoApi
-    from platform_assets.launch import latest_complete_day, prepare_demo_sources
 
     cfg = DemoConfig.from_env(env)
     day = latest_complete_day()
@@ -121,7 +121,7 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
     env["PLATFORM_HOME"] = str(HOME)
     env["PLATFORM_DEMO_DEFECT_RATE"] = "0.01"
-    from platform_assets.launch import prepare_environment
+    from platform_assets.home import prepare_environment
 
     prepare_environment(env)
     runs = materialize_demo_days(env)

@@ -23,7 +23,7 @@ from platform_assets.alerts.routing import (
 )
 from platform_assets.alerts.sinks import EmailSink, LogSink, Sink, SinkError, SlackSink, WebhookSink
 from platform_assets.alerts.store import AlertStore
-from platform_assets.resources import platform_home
+from platform_assets.home import platform_home
 from platform_assets.sources.progress import Log
 
 

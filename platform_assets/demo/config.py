@@ -89,3 +89,19 @@ class DemoConfig:
     def to_env(self) -> dict[str, str]:
         """Inverse of ``from_env``: the variables a child process needs to rebuild this config."""
         return {_ENV_VARS[f.name]: repr(getattr(self, f.name)) for f in fields(self)}
+
+
+def demo_source_db_url(env: Mapping[str, str] = os.environ) -> str:
+    """The storefront database: PLATFORM_SOURCE_DB_URL, else SQLite under the platform home.
+    defs/storefront_db/defs.yaml reads the same variable with the same default."""
+    from platform_assets.home import platform_home
+
+    default = f"sqlite:///{platform_home(env) / 'demo' / 'storefront.db'}"
+    return env.get("PLATFORM_SOURCE_DB_URL", default)
+
+
+def demo_landing_dir(env: Mapping[str, str] = os.environ) -> str:
+    """Where the agency drops land (defs/agency_drops/defs.yaml reads the same variable)."""
+    from platform_assets.home import platform_home
+
+    return env.get("PLATFORM_LANDING_DIR", str(platform_home(env) / "landing"))

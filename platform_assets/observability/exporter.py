@@ -68,7 +68,7 @@ def serve(env: Mapping[str, str], interval: float, once: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from platform_assets.launch import prepare_environment
+    from platform_assets.home import prepare_environment
 
     parser = argparse.ArgumentParser(prog="platform-metrics", description=__doc__)
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between polls")

@@ -146,7 +146,7 @@ def report(env: Mapping[str, str], as_json: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from platform_assets.launch import prepare_environment
+    from platform_assets.home import prepare_environment
 
     parser = argparse.ArgumentParser(prog="platform-health", description=__doc__)
     parser.add_argument("--json", action="store_true", help="machine-readable output")

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from platform_assets.contracts import contracts
-from platform_assets.launch import EMBEDDED_INSTANCE
+from platform_assets.home import EMBEDDED_INSTANCE
 from platform_assets.observability.health import asset_health
 from platform_assets.observability.health import main as health_main
 from platform_assets.observability.metrics import PlatformMetrics

@@ -11,9 +11,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS
+from platform_assets.demo.config import demo_landing_dir as landing_dir
+from platform_assets.demo.config import demo_source_db_url as source_db_url
 from platform_assets.demo.generator import defects, orders_for_day, payments_for_day
 from platform_assets.demo.sql_source import seed_database
-from platform_assets.resources import landing_dir, source_db_url
 from platform_assets.sources.files import drop_relative_path
 from platform_assets_tests.conftest import TEST_CFG, TEST_DAY, Platform
 

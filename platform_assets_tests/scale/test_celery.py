@@ -29,10 +29,11 @@ import pytest
 
 from platform_assets.automation.executors import RUNS_QUEUE
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS
+from platform_assets.demo.config import demo_landing_dir as landing_dir
+from platform_assets.demo.config import demo_source_db_url as source_db_url
 from platform_assets.demo.drops import write_drops
 from platform_assets.demo.faults import Faults
 from platform_assets.demo.sql_source import seed_database
-from platform_assets.resources import landing_dir, source_db_url
 from platform_assets_tests.conftest import TEST_CFG, TEST_DAY
 from platform_assets_tests.scale.instance import open_instance, pg_dagster_home, pg_instance_env
 from platform_assets_tests.scale.tables import warehouse_tables

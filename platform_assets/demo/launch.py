@@ -17,25 +17,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from platform_assets.automation.partitions import PARTITIONS_START
-from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS, DemoConfig
+from platform_assets.demo.config import (
+    CUSTOMER_LOOKBACK_DAYS,
+    DemoConfig,
+    demo_landing_dir,
+    demo_source_db_url,
+)
 from platform_assets.demo.drops import write_drops
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
+from platform_assets.home import prepare_environment
 from platform_assets.processes import default_signals, stop_group
-from platform_assets.resources import landing_dir, platform_home, source_db_url
 
-EMBEDDED_INSTANCE = """\
-# Embedded instance for make run / make dev: SQLite storage under this directory.
-telemetry:
-  enabled: false
-nux:
-  enabled: false
-concurrency:
-  pools:
-    # DuckDB admits one writing process: warehouse steps run one at a time.
-    default_limit: 1
-    granularity: op
-"""
 DEV_UI_PORT = "3000"
 DEV_API_PORT = "8765"
 DEMO_DEFECT_RATE = "0.01"  # make run shows the quarantine at work unless told otherwise
@@ -45,26 +38,13 @@ def latest_complete_day() -> date:
     return datetime.now(UTC).date() - timedelta(days=1)
 
 
-def prepare_environment(env: dict[str, str]) -> None:
-    """Defaults for the embedded profile, set in ``env`` (os.environ for the CLI)."""
-    home = platform_home(env)
-    env.setdefault("PLATFORM_HOME", str(home))
-    dagster_home = Path(env.setdefault("DAGSTER_HOME", str(home / "dagster_home"))).resolve()
-    env["DAGSTER_HOME"] = str(dagster_home)
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    instance_yaml = dagster_home / "dagster.yaml"
-    if not instance_yaml.exists():
-        instance_yaml.write_text(EMBEDDED_INSTANCE)
-    env.setdefault("PLATFORM_API_TOKEN", secrets.token_urlsafe(24))
-
-
 def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -> None:
     """Seed the source database and the landing directory for every partition so far."""
     first_day = date.fromisoformat(PARTITIONS_START)
     seed_database(
-        source_db_url(env), cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day
+        demo_source_db_url(env), cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day
     )
-    write_drops(Path(landing_dir(env)), cfg, first_day, last_day)
+    write_drops(Path(demo_landing_dir(env)), cfg, first_day, last_day)
 
 
 def run(env: dict[str, str]) -> int:
@@ -75,6 +55,7 @@ def run(env: dict[str, str]) -> int:
 
     env.setdefault("PLATFORM_DEMO_DEFECT_RATE", DEMO_DEFECT_RATE)
     prepare_environment(env)
+    env.setdefault("PLATFORM_API_TOKEN", secrets.token_urlsafe(24))
     cfg = DemoConfig.from_env(env)
     day = latest_complete_day()
     prepare_demo_sources(env, cfg, day)
@@ -95,6 +76,7 @@ def run(env: dict[str, str]) -> int:
 
 def dev(env: dict[str, str]) -> int:
     prepare_environment(env)
+    env.setdefault("PLATFORM_API_TOKEN", secrets.token_urlsafe(24))
     cfg = DemoConfig.from_env(env)
     prepare_demo_sources(env, cfg, latest_complete_day())
     # A SIGTERM to the launcher must still stop the UI and the demo API (finally blocks).
