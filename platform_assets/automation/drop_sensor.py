@@ -1,6 +1,7 @@
 """A sensor on the landing directory: each new drop file loads its day's partition, once.
 
-Rules, per file in ``<landing>/<table>/`` (not recursive, so ``rejected/`` is never re-read):
+Rules, per file in the table's drop folder (``DropPattern.directory`` under the landing
+directory; not recursive, so ``rejected/`` is never re-read):
 
 * Identity is ``(name, size, mtime)``, kept in the sensor cursor: the same file is never
   processed twice; a corrected re-delivery (new size or mtime) loads its partition again.
@@ -35,8 +36,8 @@ from pathlib import Path
 import dagster as dg
 
 from platform_assets.automation.partitions import daily_partitions
-from platform_assets.contracts import contracts
-from platform_assets.sources.files import LandingDirectory, drop_day, inspect_drop
+from platform_assets.contracts import Contract
+from platform_assets.sources.files import CsvDialect, DropPattern, LandingDirectory, inspect_drop
 
 REJECTED_DIR = "rejected"
 REJECTED_EVENT = "drop_rejected"
@@ -120,18 +121,26 @@ class DropSensorLogic:
     """The decisions of one tick, apart from the decorator so the rules read top to bottom."""
 
     def __init__(
-        self, table: str, min_age_s: float, max_runs_per_tick: int, lookback_days: int
+        self,
+        contract: Contract,
+        pattern: DropPattern,
+        dialect: CsvDialect,
+        min_age_s: float,
+        max_runs_per_tick: int,
+        lookback_days: int,
     ) -> None:
-        self.table = table
+        self.table = contract.table
+        self.pattern = pattern
+        self.dialect = dialect
         self.min_age_s = min_age_s
         self.max_runs_per_tick = max_runs_per_tick
         self.lookback_days = lookback_days
-        self.columns = contracts()[table].column_names
+        self.columns = contract.column_names
 
     def evaluate(self, context: dg.SensorEvaluationContext, landing: LandingDirectory) -> Tick:
         previous = DropCursor.parse(context.cursor)
         tick = Tick(DropCursor())
-        directory = Path(landing.path) / self.table
+        directory = Path(landing.path) / self.pattern.directory
         files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
         for path in files:
             if path.name.startswith("."):
@@ -152,7 +161,7 @@ class DropSensorLogic:
             tick.cursor.pending[path.name] = stat  # new or still changing: look again next tick
             tick.waiting.append(path.name)
             return
-        day = drop_day(self.table, path.name)
+        day = self.pattern.day(path.name)
         reason = self._reason(path, day)
         if reason is not None:
             reject(context, self.table, path, reason, day)
@@ -179,11 +188,11 @@ class DropSensorLogic:
 
     def _reason(self, path: Path, day: date | None) -> str | None:
         if day is None:
-            return f"file name does not match {self.table}_YYYY-MM-DD.csv"
+            return f"file name does not match {self.pattern.name_pattern} ({{date}}: YYYY-MM-DD)"
         first = daily_partitions.get_first_partition_key()
         if first is not None and day.isoformat() < first:
             return f"day {day} is before the first partition {first}"
-        return inspect_drop(path, self.columns)
+        return inspect_drop(path, self.columns, self.dialect)
 
     def _run_request(self, path: Path, day: date, stat: Stat) -> dg.RunRequest:
         return dg.RunRequest(
@@ -195,13 +204,19 @@ class DropSensorLogic:
 
 
 def build_drop_sensor(
-    table: str,
+    contract: Contract,
+    resource_key: str,
+    pattern: DropPattern | None = None,
+    dialect: CsvDialect = CsvDialect(),
     min_age_s: float = 5.0,
     max_runs_per_tick: int = 10,
     minimum_interval_seconds: int = 30,
     lookback_days: int = 7,
 ) -> dg.SensorDefinition:
-    logic = DropSensorLogic(table, min_age_s, max_runs_per_tick, lookback_days)
+    """``resource_key``: the ``LandingDirectory`` the files land in."""
+    table = contract.table
+    pattern = pattern or DropPattern.default(table)
+    logic = DropSensorLogic(contract, pattern, dialect, min_age_s, max_runs_per_tick, lookback_days)
 
     @dg.sensor(
         name=f"{table}_drop_sensor",
@@ -209,8 +224,10 @@ def build_drop_sensor(
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Loads each new {table} drop file into its partition; rejects bad files.",
+        required_resource_keys={resource_key},
     )
-    def _sensor(context: dg.SensorEvaluationContext, landing: LandingDirectory) -> dg.SensorResult:
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        landing: LandingDirectory = getattr(context.resources, resource_key)
         tick = logic.evaluate(context, landing)
         summary = (
             f"{len(tick.run_requests)} run(s) requested, {len(tick.waiting)} file(s) waiting "
@@ -226,6 +243,3 @@ def build_drop_sensor(
         )
 
     return _sensor
-
-
-marketing_spend_drop_sensor = build_drop_sensor("marketing_spend")

@@ -17,17 +17,23 @@ import yaml
 
 from platform_assets.contracts.model import (
     COLUMN_TYPES,
+    DERIVATIONS,
     DRIFT_POLICIES,
     LAYERS,
     SEVERITIES,
     Column,
     Contract,
+    Derivation,
     Freshness,
     RowRule,
     Volume,
 )
 
-CONTRACTS_DIR = Path(__file__).parent
+# The project's defs folder: each source system's folder holds its contracts beside its
+# defs.yaml; staging and marts hold one contract per .sql file.
+DEFS_DIR = Path(__file__).resolve().parents[1] / "defs"
+COMPONENT_FILES = frozenset({"defs.yaml", "defs.yml", "component.yaml"})
+DERIVE = re.compile(r"^([a-z_]+)\(\s*([a-z_][a-z0-9_]*)\s*\)$")
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 DURATION = re.compile(r"^(\d+)\s*([mhd])$")
 ROW_RULE = re.compile(r"^([a-z_][a-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*([a-z_][a-z0-9_]*)$")
@@ -118,7 +124,22 @@ def _parse_column(raw: Any, where: str) -> Column:
         scale=int(raw.get("scale", 2)),
         pii=raw.get("pii", False),
         lineage=_parse_lineage(raw.get("lineage"), f"{where}.lineage"),
+        derive=_parse_derive(raw.get("derive"), col_type, f"{where}.derive"),
     )
+
+
+def _parse_derive(raw: Any, col_type: str, where: str) -> Derivation | None:
+    """``utc_date(order_ts)``: the column is computed from another one at extraction."""
+    if raw is None:
+        return None
+    match = DERIVE.match(str(raw))
+    if not match or match.group(1) not in DERIVATIONS:
+        raise _fail(where, f"must be one of {[f'{f}(<column>)' for f in DERIVATIONS]}, got {raw!r}")
+    function, source = match.groups()
+    result_type = DERIVATIONS[function][1]
+    if col_type != result_type:
+        raise _fail(where, f"{function}() gives a {result_type}; the column is a {col_type}")
+    return Derivation(function=function, source=source)  # type: ignore[arg-type]
 
 
 def _parse_lineage(raw: Any, where: str) -> tuple[str, ...]:
@@ -257,6 +278,17 @@ def parse_contract(raw: Any, source_file: str) -> Contract:
         raise _fail(
             f"{where}: drift_policy", f"must be one of {list(DRIFT_POLICIES)}, got {drift_policy!r}"
         )
+    for col in columns:
+        if col.derive is None:
+            continue
+        source_type = DERIVATIONS[col.derive.function][0]
+        if col.derive.source not in names or columns[names.index(col.derive.source)].type != (
+            source_type
+        ):
+            raise _fail(
+                f"{where}: columns ({col.name}).derive",
+                f"{col.derive.source!r} must be a declared {source_type} column",
+            )
     row_rules = tuple(
         _parse_row_rule(r, names, f"{where}: row_rules[{i}]")
         for i, r in enumerate(raw.get("row_rules") or [])
@@ -292,12 +324,14 @@ def parse_contract(raw: Any, source_file: str) -> Contract:
     return replace(contract, check_severity=severities)
 
 
-def load_contract(path: Path) -> Contract:
+def load_contract(path: Path, name: str | None = None) -> Contract:
+    """``name``: how messages call the file (its path inside the defs folder)."""
+    name = name or path.name
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ContractError(f"{path.name}: not valid YAML: {exc}") from exc
-    return parse_contract(raw, path.name)
+        raise ContractError(f"{name}: not valid YAML: {exc}") from exc
+    return parse_contract(raw, name)
 
 
 def _check_references(contracts: dict[str, Contract]) -> None:
@@ -326,11 +360,19 @@ def _check_lineage(contracts: dict[str, Contract]) -> None:
                     )
 
 
-def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
-    """All contracts in a directory, keyed by table name."""
+def contract_files(defs_dir: Path) -> list[Path]:
+    """Every contract under a defs folder: the YAML files that are not a component's."""
+    return sorted(
+        p for p in defs_dir.rglob("*.y*ml")
+        if p.suffix in (".yaml", ".yml") and p.name not in COMPONENT_FILES
+    )  # fmt: skip
+
+
+def load_contracts(defs_dir: Path = DEFS_DIR) -> dict[str, Contract]:
+    """All contracts under a defs folder, keyed by table name; references checked across."""
     contracts: dict[str, Contract] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        contract = load_contract(path)
+    for path in contract_files(defs_dir):
+        contract = load_contract(path, path.relative_to(defs_dir).as_posix())
         if contract.table in contracts:
             raise ContractError(
                 f"{path.name}: table {contract.table!r} is already defined in "
@@ -343,6 +385,20 @@ def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
 
 
 @cache
+def catalog(defs_dir: Path = DEFS_DIR) -> dict[str, Contract]:
+    """The contracts of a defs folder, parsed once per process."""
+    return load_contracts(defs_dir.resolve())
+
+
+_active_defs_dir: list[Path] = [DEFS_DIR]
+
+
+def use_defs_dir(defs_dir: Path) -> None:
+    """The defs folder this process's code location was built from (``build_definitions``
+    sets it), so sensors and CLIs that judge every table see the same tables."""
+    _active_defs_dir[0] = defs_dir.resolve()
+
+
 def contracts() -> dict[str, Contract]:
-    """The project's contracts, parsed once per process."""
-    return load_contracts()
+    """The contracts of the code location's defs folder (default: this package's)."""
+    return catalog(_active_defs_dir[0])

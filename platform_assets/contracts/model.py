@@ -29,6 +29,21 @@ FOREIGN_KEY_PREFIX = "foreign_key_"
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """A column computed at extraction from another one of the same record, e.g. the UTC day
+    of a timestamp as the partition column of an API that sends no date."""
+
+    function: Literal["utc_date"]
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.function}({self.source})"
+
+
+DERIVATIONS = {"utc_date": ("timestamp", "date")}  # function -> (source type, result type)
+
+
+@dataclass(frozen=True)
 class Column:
     name: str
     type: ColumnType
@@ -43,6 +58,7 @@ class Column:
     scale: int = 2  # decimal only
     pii: bool = False  # never shown in check metadata samples
     lineage: tuple[str, ...] = ()  # marts: the "table.column"s this column is computed from
+    derive: Derivation | None = None  # raw: computed at extraction when the source omits it
 
     @property
     def has_value_rules(self) -> bool:
@@ -117,6 +133,10 @@ class Contract:
     @property
     def pii_columns(self) -> set[str]:
         return {c.name for c in self.columns if c.pii}
+
+    @property
+    def derived_columns(self) -> list[Column]:
+        return [c for c in self.columns if c.derive is not None]
 
     @property
     def foreign_keys(self) -> list[Column]:

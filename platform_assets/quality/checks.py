@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import dagster as dg
 
-from platform_assets.contracts import Contract, contracts
+from platform_assets.contracts import Contract
 from platform_assets.contracts.model import (
     DRIFT_CHECK,
     FOREIGN_KEY_PREFIX,
@@ -122,7 +122,12 @@ def _text(value: Any) -> str | None:
 # --- specs ----------------------------------------------------------------------------------
 
 
-def _describe(contract: Contract, name: str) -> str:
+def _parent(column: Column, catalog: Mapping[str, Contract]) -> Contract:
+    """The contract a foreign key points at (the loader checked that it exists)."""
+    return catalog[(column.references or "").split(".")[0]]
+
+
+def _describe(contract: Contract, name: str, catalog: Mapping[str, Contract]) -> str:
     if name == PRIMARY_KEY_CHECK:
         keys = ", ".join(contract.primary_key)
         return f"Primary key ({keys}) is unique and never null in the partition."
@@ -131,8 +136,7 @@ def _describe(contract: Contract, name: str) -> str:
     if name.startswith(FOREIGN_KEY_PREFIX):
         column = contract.column(name.removeprefix(FOREIGN_KEY_PREFIX))
         text = f"Every {column.name} exists in {column.references} (any partition)."
-        parent = contracts().get((column.references or "").split(".")[0])
-        if parent is not None and parent.layer == "raw":
+        if _parent(column, catalog).layer == "raw":
             text += " Orphans whose parent row sits in quarantine are counted apart, tolerated."
         return text
     if name == QUARANTINE_CHECK:
@@ -153,8 +157,9 @@ def _describe(contract: Contract, name: str) -> str:
     )
 
 
-def check_specs(contract: Contract) -> list[dg.AssetCheckSpec]:
-    """One blocking spec per check the contract implies; WARN results never block."""
+def check_specs(contract: Contract, catalog: Mapping[str, Contract]) -> list[dg.AssetCheckSpec]:
+    """One blocking spec per check the contract implies; WARN results never block.
+    ``catalog``: every contract of the project (foreign keys name their parents)."""
     specs = []
     for name in contract.check_names:
         severity = contract.severity(name)
@@ -164,7 +169,7 @@ def check_specs(contract: Contract) -> list[dg.AssetCheckSpec]:
                 name,
                 asset=contract.table,
                 blocking=True,
-                description=_describe(contract, name) + suffix,
+                description=_describe(contract, name, catalog) + suffix,
             )
         )
     return specs
@@ -279,10 +284,9 @@ def _quarantined_keys(session: Session, parent: Contract) -> str:
     )
 
 
-def foreign_key_check(scope: Scope, column: Column) -> Outcome:
+def foreign_key_check(scope: Scope, column: Column, parent: Contract) -> Outcome:
     """Orphans: child keys with no parent row; those whose parent was quarantined are apart."""
-    parent_table, parent_key = (column.references or "").split(".")
-    parent = contracts()[parent_table]
+    parent_key = (column.references or "").split(".")[1]
     metadata: dict[str, Any] = {"references": column.references}
     if not _table_exists(scope.session, parent.schema, parent.table):
         metadata["parent_missing"] = f"{parent.schema}.{parent.table} does not exist"
@@ -421,7 +425,9 @@ def drift_check(scope: Scope) -> Outcome:
 # --- running --------------------------------------------------------------------------------
 
 
-def _checks(contract: Contract) -> list[tuple[str, Callable[[Scope], Outcome]]]:
+def _checks(
+    contract: Contract, catalog: Mapping[str, Contract]
+) -> list[tuple[str, Callable[[Scope], Outcome]]]:
     by_name: dict[str, Callable[[Scope], Outcome]] = {
         PRIMARY_KEY_CHECK: primary_key_check,
         VALUES_CHECK: values_check,
@@ -430,13 +436,17 @@ def _checks(contract: Contract) -> list[tuple[str, Callable[[Scope], Outcome]]]:
         DRIFT_CHECK: drift_check,
     }
     for column in contract.foreign_keys:
-        by_name[f"{FOREIGN_KEY_PREFIX}{column.name}"] = lambda s, c=column: foreign_key_check(s, c)
+        parent = _parent(column, catalog)
+        by_name[f"{FOREIGN_KEY_PREFIX}{column.name}"] = lambda s, c=column, p=parent: (
+            foreign_key_check(s, c, p)
+        )
     return [(name, by_name[name]) for name in contract.check_names]
 
 
 def run_checks(
     warehouse: Warehouse,
     contract: Contract,
+    catalog: Mapping[str, Contract],
     partition_value: date | None,
     facts: LoadFacts | None = None,
 ) -> list[dg.AssetCheckResult]:
@@ -444,7 +454,7 @@ def run_checks(
     results = []
     with warehouse.session() as session:
         scope = Scope(session, contract, partition_value, facts or LoadFacts())
-        for name, check in _checks(contract):
+        for name, check in _checks(contract, catalog):
             outcome = check(scope)
             results.append(
                 dg.AssetCheckResult(

@@ -12,13 +12,13 @@ event log), the same record the UI shows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
 
-from platform_assets.contracts import Contract, contracts
+from platform_assets.contracts import Contract
 from platform_assets.quality.validation import SchemaDriftError
 
 # An unpartitioned asset reading a partitioned one checks this many latest materializations.
@@ -92,13 +92,13 @@ class GateReport:
 
 
 def upstream_gates(
-    instance: dg.DagsterInstance, upstream: Sequence[str], partition: str | None
+    instance: dg.DagsterInstance, upstream: Mapping[str, Contract], partition: str | None
 ) -> GateReport:
     """Failed ERROR checks on the latest materializations this step would read."""
     cache: dict[str, list] = {}
     report = GateReport([], [])
-    for asset in upstream:
-        partitioned = contracts()[asset].is_partitioned
+    for asset, contract in upstream.items():
+        partitioned = contract.is_partitioned
         records = _latest_records(instance, dg.AssetKey(asset), partition, partitioned)
         if not records:
             report.unrecorded.append(asset)
@@ -107,7 +107,9 @@ def upstream_gates(
     return report
 
 
-def assert_upstream_gates(context: dg.AssetExecutionContext, upstream: Sequence[str]) -> None:
+def assert_upstream_gates(
+    context: dg.AssetExecutionContext, upstream: Mapping[str, Contract]
+) -> None:
     """Fail before reading anything when an upstream partition's gate failed."""
     partition = context.partition_key if context.has_partition_key else None
     report = upstream_gates(context.instance, upstream, partition)

@@ -23,6 +23,7 @@ class Auth:
     kind: str
     token: str | None = field(default=None, repr=False)
     api_key_header: str = "X-API-Key"
+    api_key_param: str | None = None  # the key travels as this query parameter instead
     username: str | None = None
     password: str | None = field(default=None, repr=False)
 
@@ -40,11 +41,17 @@ class Auth:
     def headers(self) -> dict[str, str]:
         if self.kind == "bearer":
             return {"Authorization": f"Bearer {self.token}"}
-        if self.kind == "api_key":
+        if self.kind == "api_key" and self.api_key_param is None:
             return {self.api_key_header: str(self.token)}
         if self.kind == "basic":
             return {"Authorization": f"Basic {self._basic()}"}
         return {}
+
+    def query(self) -> tuple[tuple[str, str], ...]:
+        """Query parameters every request carries (an API key sent as a parameter)."""
+        if self.kind == "api_key" and self.api_key_param is not None:
+            return ((self.api_key_param, str(self.token)),)
+        return ()
 
     def secrets(self) -> list[str]:
         found = [s for s in (self.token, self.password) if s]

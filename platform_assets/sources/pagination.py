@@ -119,12 +119,12 @@ class OffsetPagination(Pagination):
 @dataclass(frozen=True)
 class PageNumberPagination(Pagination):
     page_param: str = "page"
-    size_param: str = "per_page"
+    size_param: str | None = "per_page"  # None: the API sets the page size itself
     first_page: int = 1
 
     def first(self, path: str, params: Params, page_size: int) -> PageRequest:
-        first = {self.page_param: self.first_page, self.size_param: page_size}
-        return PageRequest(path, with_params(params, **first))
+        first = with_params(params, **{self.page_param: self.first_page})
+        return PageRequest(path, _with_size(first, self.size_param, page_size))
 
     def next(self, page: Page) -> PageRequest | None:
         rows, request = len(page.rows), page.request
@@ -133,7 +133,7 @@ class PageNumberPagination(Pagination):
         if page.total is not None:
             if page.rows_after >= page.total:
                 return None
-        elif rows < int(dict(request.params)[self.size_param]):
+        elif self.size_param and rows < int(dict(request.params)[self.size_param]):
             return None
         number = int(dict(request.params)[self.page_param]) + 1
         return _next(page, request.url, with_params(request.params, **{self.page_param: number}))
@@ -155,38 +155,51 @@ class PageNumberPagination(Pagination):
         )
 
 
+def _with_size(params: Params, size_param: str | None, page_size: int) -> Params:
+    """The page size as a parameter, unless the API takes none (``size_param`` None)."""
+    return with_params(params, **{size_param: page_size}) if size_param else params
+
+
 @dataclass(frozen=True)
 class CursorPagination(Pagination):
-    """The next cursor travels in the body (``cursor_field``, a dotted path); null ends it."""
+    """The next cursor travels in the body (``cursor_field``, a dotted path) or in a response
+    header (``cursor_header``); null, empty or absent ends it."""
 
-    cursor_field: str = "next_cursor"
+    cursor_field: str | None = "next_cursor"
     cursor_param: str = "cursor"
-    limit_param: str = "limit"
+    limit_param: str | None = "limit"
+    cursor_header: str | None = None
 
     def first(self, path: str, params: Params, page_size: int) -> PageRequest:
-        return PageRequest(path, with_params(params, **{self.limit_param: page_size}))
+        return PageRequest(path, _with_size(params, self.limit_param, page_size))
 
     def next(self, page: Page) -> PageRequest | None:
         if not page.rows:
             return None
-        cursor = dig(page.body, self.cursor_field)
+        if self.cursor_header is not None:
+            cursor = page.headers.get(self.cursor_header)
+            where = f"header {self.cursor_header!r}"
+        else:
+            cursor = dig(page.body, self.cursor_field or "")
+            where = f"field {self.cursor_field!r}"
         if cursor is None or cursor == "":
             return None
         if not isinstance(cursor, str | int):
-            raise ShapeError(f"cursor field {self.cursor_field!r} is {type(cursor).__name__}")
+            raise ShapeError(f"cursor {where} is {type(cursor).__name__}")
         request = page.request
         return _next(page, request.url, with_params(request.params, **{self.cursor_param: cursor}))
 
 
 @dataclass(frozen=True)
 class LinkHeaderPagination(Pagination):
-    """The next page's URL travels in ``Link: <url>; rel="next"`` (RFC 8288)."""
+    """The next page's URL travels in ``Link: <url>; rel="next"`` (RFC 8288). The first
+    request carries the table's params (e.g. ``page: 1``); later ones follow the link."""
 
     rel: str = "next"
-    limit_param: str = "limit"
+    limit_param: str | None = "limit"
 
     def first(self, path: str, params: Params, page_size: int) -> PageRequest:
-        return PageRequest(path, with_params(params, **{self.limit_param: page_size}))
+        return PageRequest(path, _with_size(params, self.limit_param, page_size))
 
     def next(self, page: Page) -> PageRequest | None:
         if not page.rows:
@@ -197,6 +210,38 @@ class LinkHeaderPagination(Pagination):
         for link in parse_header_links(header):
             if self.rel in link.get("rel", "").split():
                 return _next(page, link["url"], ())
+        return None
+
+
+@dataclass(frozen=True)
+class JsonLinkPagination(Pagination):
+    """The next page's URL travels in the body (``next_url_field``, a dotted path)."""
+
+    next_url_field: str = "next"
+    limit_param: str | None = "limit"
+
+    def first(self, path: str, params: Params, page_size: int) -> PageRequest:
+        return PageRequest(path, _with_size(params, self.limit_param, page_size))
+
+    def next(self, page: Page) -> PageRequest | None:
+        if not page.rows:
+            return None
+        url = dig(page.body, self.next_url_field)
+        if url is None or url == "":
+            return None
+        if not isinstance(url, str):
+            raise ShapeError(f"next-page field {self.next_url_field!r} is {type(url).__name__}")
+        return _next(page, url, ())
+
+
+@dataclass(frozen=True)
+class SinglePage(Pagination):
+    """The whole collection in one response."""
+
+    def first(self, path: str, params: Params, page_size: int) -> PageRequest:
+        return PageRequest(path, params)
+
+    def next(self, page: Page) -> PageRequest | None:
         return None
 
 

@@ -82,6 +82,9 @@ class RestApi(dg.ConfigurableResource):
     auth: str = Field(default="bearer", description="bearer | api_key | basic | none")
     token: str | None = Field(default=None, description="Bearer token or API key (EnvVar).")
     api_key_header: str = "X-API-Key"
+    api_key_param: str | None = Field(
+        default=None, description="Send the API key as this query parameter, not a header."
+    )
     username: str | None = None
     password: str | None = Field(default=None, description="Basic auth password (EnvVar).")
     connect_timeout_s: float = 5.0
@@ -132,7 +135,14 @@ class RestApi(dg.ConfigurableResource):
             self._limiter.close()
 
     def _transport(self, log: Log, decoder: PageDecoder | None = None) -> Transport:
-        auth = Auth(self.auth, self.token, self.api_key_header, self.username, self.password)
+        auth = Auth(
+            self.auth,
+            self.token,
+            self.api_key_header,
+            self.api_key_param,
+            self.username,
+            self.password,
+        )
         retry = RetrySettings(
             self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.max_retry_after_s
         )

@@ -170,7 +170,7 @@ class Transport:
         try:
             response = self._session().get(
                 url,
-                params=request.params,
+                params=request.params + self._auth.query(),
                 headers=self._auth.headers(),
                 timeout=self._timeouts,
                 allow_redirects=False,  # a redirect could carry an API-key header elsewhere

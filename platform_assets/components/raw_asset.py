@@ -1,7 +1,7 @@
-"""Source assets: extract -> validate against the contract -> replace the partition.
+"""The asset every source table becomes: extract -> validate -> replace the partition.
 
-One factory serves every source table; what differs per table is only where its chunks
-come from (a REST endpoint, a SQL query, a CSV drop), declared in RAW_SOURCES.
+What differs between source kinds is only where the chunks come from (an ``Extract``: a
+REST endpoint, a SQL table or query, a CSV drop), which the source components configure.
 """
 
 import time
@@ -15,24 +15,19 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from platform_assets.assets.metadata import definition_metadata
 from platform_assets.automation.executors import EXTRACT_QUEUE, celery_queue
 from platform_assets.automation.partitions import daily_partitions, partition_date
-from platform_assets.contracts import Contract, contracts
+from platform_assets.automation.policies import asset_policies
+from platform_assets.components.metadata import definition_metadata
+from platform_assets.contracts import Contract
 from platform_assets.observability.logging import log_chunk, pipeline_log
 from platform_assets.quality.checks import LoadFacts, check_specs, run_checks
+from platform_assets.quality.derive import derive_columns
 from platform_assets.quality.drift import FrameDrift, prepare_table
 from platform_assets.quality.gates import drift_fails_the_step
 from platform_assets.quality.validation import validate_chunk, validation_batches
-from platform_assets.sources.files import drop_relative_path
 from platform_assets.sources.progress import Log
-from platform_assets.sources.rest import (
-    CursorPagination,
-    Endpoint,
-    OffsetPagination,
-    PermanentApiError,
-)
-from platform_assets.sources.sql import SqlTable
+from platform_assets.sources.rest import PermanentApiError
 from platform_assets.warehouse.cursors import HighWaterMark
 from platform_assets.warehouse.resource import LoadStats, Warehouse
 
@@ -59,49 +54,15 @@ Extract = Callable[[Any, ExtractRequest], Iterator[pd.DataFrame]]
 
 @dataclass(frozen=True)
 class RawSource:
-    table: str
-    kind: str  # shown as a kind in the UI
+    """How one source table is extracted: ``extract`` is called with the resource named
+    ``resource_key`` (the source's connection) and the partition's request."""
+
+    kind: str  # shown as a kind in the UI: api, sql, csv
     resource_key: str
     extract: Extract
     high_water_mark: str | None = None  # column: load incrementally, merging on the key
+    source_tag: str = ""  # the source system (its defs folder), a tag in the UI
 
-
-ORDERS = Endpoint("/v1/orders", OffsetPagination(), total_field="total")
-PAYMENTS = Endpoint("/v1/payments", CursorPagination(cursor_field="next_cursor"))
-CUSTOMERS = SqlTable("customers", key=("customer_id",), updated_column="updated_at")
-
-
-RAW_SOURCES = (
-    RawSource(
-        "orders",
-        "api",
-        "storefront_api",
-        lambda api, req: api.pages(
-            ORDERS, {"date": req.day.isoformat()}, req.log, contracts()["orders"].column_names
-        ),
-    ),
-    RawSource(
-        "payments",
-        "api",
-        "storefront_api",
-        lambda api, req: api.pages(
-            PAYMENTS, {"date": req.day.isoformat()}, req.log, contracts()["payments"].column_names
-        ),
-    ),
-    RawSource(
-        "customers",
-        "sql",
-        "storefront_db",
-        lambda db, req: db.table_chunks(CUSTOMERS, since=req.since, log=req.log),
-        high_water_mark="updated_at",
-    ),
-    RawSource(
-        "marketing_spend",
-        "csv",
-        "landing",
-        lambda landing, req: landing.csv_chunks(drop_relative_path("marketing_spend", req.day)),
-    ),
-)
 
 RETRY_POLICY = dg.RetryPolicy(
     max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
@@ -171,16 +132,22 @@ def open_load(
         mark.commit(run_id)
 
 
-def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinition:
+def build_raw_asset(
+    contract: Contract, source: RawSource, catalog: Mapping[str, Contract]
+) -> dg.AssetsDefinition:
+    """``catalog``: every contract of the project (foreign-key parents are read by checks)."""
+
     @dg.asset(
         key=contract.table,
         group_name="sources",
         description=contract.description,
         kinds={source.kind, "pandas"},
+        tags={"platform/source": source.source_tag} if source.source_tag else None,
         deps=contract.referenced_tables,
         partitions_def=daily_partitions if contract.is_partitioned else None,
         metadata=definition_metadata(contract),
-        check_specs=check_specs(contract),
+        check_specs=check_specs(contract, catalog),
+        **asset_policies(contract),
         required_resource_keys={"warehouse", source.resource_key},
         retry_policy=RETRY_POLICY,
         pool="warehouse",
@@ -204,6 +171,7 @@ def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinitio
             extracted = fail_fast(source.extract(resource, request))  # extractor logs progress
             extracted = validation_batches(extracted)  # pages joined: validation's fixed cost
             for number, frame in enumerate(extracted, start=1):
+                frame = derive_columns(frame, contract)
                 chunk = drift.add(
                     validate_chunk(frame, contract, pd.Timestamp(day) if day else None)
                 )
@@ -219,6 +187,7 @@ def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinitio
             check_results=run_checks(
                 warehouse,
                 contract,
+                catalog,
                 day,
                 LoadFacts(
                     partition_key=context.partition_key if day else "",
@@ -231,7 +200,3 @@ def build_raw_asset(contract: Contract, source: RawSource) -> dg.AssetsDefinitio
         )
 
     return _raw
-
-
-def raw_assets() -> list[dg.AssetsDefinition]:
-    return [build_raw_asset(contracts()[s.table], s) for s in RAW_SOURCES]

@@ -1,18 +1,20 @@
-"""Staging and mart assets: SQL run inside the warehouse, one partition replaced at a time.
+"""The asset every SQL transform becomes: its SELECT run inside the warehouse, one
+partition replaced at a time.
 
-Each table's SELECT lives in ``sql/<table>.sql``; its columns, keys and docs come from the
-table's contract. Upstream data is read from the warehouse, never passed between steps.
+The SELECT comes from ``<table>.sql``; columns, keys and docs from the table's contract.
+Upstream data is read from the warehouse, never passed between steps.
 """
 
 import time
-from pathlib import Path
+from collections.abc import Mapping
 
 import dagster as dg
 
-from platform_assets.assets.metadata import definition_metadata
 from platform_assets.automation.executors import WAREHOUSE_QUEUE, celery_queue
 from platform_assets.automation.partitions import daily_partitions, partition_date
-from platform_assets.contracts import Contract, contracts
+from platform_assets.automation.policies import asset_policies
+from platform_assets.components.metadata import definition_metadata
+from platform_assets.contracts import Contract
 from platform_assets.observability.lineage import lineage_metadata
 from platform_assets.observability.logging import pipeline_log
 from platform_assets.quality.checks import LoadFacts, check_specs, run_checks
@@ -20,41 +22,34 @@ from platform_assets.quality.drift import prepare_table
 from platform_assets.quality.gates import assert_upstream_gates, drift_fails_the_step
 from platform_assets.warehouse.resource import Warehouse
 
-SQL_DIR = Path(__file__).parent / "sql"
 
-TRANSFORM_DEPS: dict[str, tuple[str, ...]] = {
-    "stg_customers": ("customers",),
-    "stg_orders": ("orders",),
-    "stg_payments": ("payments",),
-    "stg_marketing_spend": ("marketing_spend",),
-    "daily_revenue_by_country": ("stg_orders", "stg_customers", "stg_payments"),
-    "marketing_roas": ("stg_marketing_spend", "stg_customers", "stg_orders"),
-    "customer_lifetime_value": ("stg_customers", "stg_orders", "stg_payments"),
-}
-GROUPS = {"staging": "staging", "marts": "marts"}
-
-
-def build_sql_asset(contract: Contract, deps: tuple[str, ...]) -> dg.AssetsDefinition:
-    select_sql = (SQL_DIR / f"{contract.table}.sql").read_text()
+def build_sql_asset(
+    contract: Contract, deps: tuple[str, ...], select_sql: str, catalog: Mapping[str, Contract]
+) -> dg.AssetsDefinition:
+    """``deps``: the tables the SELECT reads; ``catalog``: every contract of the project."""
 
     @dg.asset(
         key=contract.table,
-        group_name=GROUPS[contract.layer],
+        group_name=contract.layer,
         description=contract.description,
         kinds={"sql"},
+        tags={"platform/layer": contract.layer},
         deps=sorted({*deps, *contract.referenced_tables}),
         partitions_def=daily_partitions if contract.is_partitioned else None,
         metadata={
             **definition_metadata(contract),
             "sql": dg.MetadataValue.md(f"```sql\n{select_sql}\n```"),
         },
-        check_specs=check_specs(contract),
+        check_specs=check_specs(contract, catalog),
+        **asset_policies(contract),
         pool="warehouse",
         op_tags=celery_queue(WAREHOUSE_QUEUE),  # PLATFORM_EXECUTOR=celery: SQL workers
     )
     def _transform(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         day = partition_date(context.partition_key) if contract.is_partitioned else None
-        assert_upstream_gates(context, deps)  # a later run must not read a failed partition
+        assert_upstream_gates(
+            context, {d: catalog[d] for d in deps}
+        )  # a later run must not read a failed partition
         started = time.monotonic()
         with drift_fails_the_step(contract):
             evolved = prepare_table(warehouse, contract)
@@ -70,11 +65,7 @@ def build_sql_asset(contract: Contract, deps: tuple[str, ...]) -> dg.AssetsDefin
             metadata["dagster/partition_row_count"] = rows
         facts = LoadFacts(context.partition_key if day else "", evolved=tuple(evolved))
         return dg.MaterializeResult(
-            metadata=metadata, check_results=run_checks(warehouse, contract, day, facts)
+            metadata=metadata, check_results=run_checks(warehouse, contract, catalog, day, facts)
         )
 
     return _transform
-
-
-def transform_assets() -> list[dg.AssetsDefinition]:
-    return [build_sql_asset(contracts()[table], deps) for table, deps in TRANSFORM_DEPS.items()]
