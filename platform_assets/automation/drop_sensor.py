@@ -37,7 +37,13 @@ import dagster as dg
 
 from platform_assets.automation.partitions import daily_partitions
 from platform_assets.contracts import Contract
-from platform_assets.sources.files import CsvDialect, DropPattern, LandingDirectory, inspect_drop
+from platform_assets.sources.files import (
+    DEFAULT_DIALECT,
+    CsvDialect,
+    DropPattern,
+    LandingDirectory,
+    inspect_drop,
+)
 
 REJECTED_DIR = "rejected"
 REJECTED_EVENT = "drop_rejected"
@@ -207,7 +213,7 @@ def build_drop_sensor(
     contract: Contract,
     resource_key: str,
     pattern: DropPattern | None = None,
-    dialect: CsvDialect = CsvDialect(),
+    dialect: CsvDialect = DEFAULT_DIALECT,
     min_age_s: float = 5.0,
     max_runs_per_tick: int = 10,
     minimum_interval_seconds: int = 30,

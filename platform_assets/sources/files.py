@@ -20,11 +20,18 @@ import pandas as pd
 DATE_PLACEHOLDER = "{date}"
 
 
+class MissingDropError(FileNotFoundError):
+    """The file for a partition has not arrived (yet)."""
+
+
 @dataclass(frozen=True)
 class CsvDialect:
     delimiter: str = ","
     quotechar: str = '"'
     encoding: str = "utf-8"
+
+
+DEFAULT_DIALECT = CsvDialect()
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class DropPattern:
 
 
 def inspect_drop(
-    path: Path, columns: Sequence[str], dialect: CsvDialect = CsvDialect()
+    path: Path, columns: Sequence[str], dialect: CsvDialect = DEFAULT_DIALECT
 ) -> str | None:
     """Why a drop file is malformed (None: it is well-formed), streaming through it once.
 
@@ -108,7 +115,7 @@ class LandingDirectory(dg.ConfigurableResource):
     path: str
 
     def csv_chunks(
-        self, relative: str, dialect: CsvDialect = CsvDialect(), chunk_size: int = 50_000
+        self, relative: str, dialect: CsvDialect = DEFAULT_DIALECT, chunk_size: int = 50_000
     ) -> Iterator[pd.DataFrame]:
         """Read a drop as text, in chunks: the contract decides the types, not pandas."""
         path = Path(self.path) / relative
