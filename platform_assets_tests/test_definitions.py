@@ -96,7 +96,7 @@ def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
     assert "Validation successful" in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("name", ["dagster.yaml"])
+@pytest.mark.parametrize("name", ["deploy/postgres/dagster.yaml"])
 def test_production_instance_config_reads_credentials_from_env_only(name: str) -> None:
     text = (REPO / name).read_text()
     for field in ("username", "password", "hostname", "db_name", "port"):

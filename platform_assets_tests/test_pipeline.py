@@ -191,7 +191,7 @@ def test_full_graph_on_postgres_instance_and_warehouse(make_platform, make_pg_da
     )
     dagster_home = platform.home / "dagster_home"
     dagster_home.mkdir(parents=True)
-    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", dagster_home / "dagster.yaml")
     db = urlparse(dagster_url)
     pg_env = {
         "DAGSTER_PG_USERNAME": db.username or "postgres",

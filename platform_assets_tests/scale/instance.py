@@ -34,7 +34,7 @@ def pg_dagster_home(home: Path, celery_runs: bool = False) -> Path:
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
     if not celery_runs:
-        shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+        shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", dagster_home / "dagster.yaml")
         return dagster_home
     config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
     config["run_coordinator"] = {

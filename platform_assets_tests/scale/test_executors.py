@@ -129,7 +129,7 @@ def test_a_runs_worker_consumes_nothing_else() -> None:
 
 
 def test_celery_profile_instance_differs_only_in_its_run_launcher(monkeypatch) -> None:
-    default = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    default = yaml.safe_load((REPO / "deploy" / "postgres" / "dagster.yaml").read_text())
     celery = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
     launcher = celery.pop("run_launcher")
     assert celery == default
