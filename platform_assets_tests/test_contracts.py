@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from platform_assets.contracts import ContractError, contracts, load_contracts
-from platform_assets.contracts.loader import CONTRACTS_DIR
+from platform_assets.contracts.loader import DEFS_DIR
 
-VALID = yaml.safe_load((CONTRACTS_DIR / "orders.yaml").read_text())
+VALID = yaml.safe_load((DEFS_DIR / "storefront_api" / "orders.yaml").read_text())
 
 
 def write(tmp_path: Path, name: str, body: dict) -> Path:

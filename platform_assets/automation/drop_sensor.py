@@ -194,7 +194,8 @@ class DropSensorLogic:
 
     def _reason(self, path: Path, day: date | None) -> str | None:
         if day is None:
-            return f"file name does not match {self.pattern.name_pattern} ({{date}}: YYYY-MM-DD)"
+            expected = self.pattern.name_pattern.replace("{date}", "YYYY-MM-DD")
+            return f"file name does not match {expected}"
         first = daily_partitions.get_first_partition_key()
         if first is not None and day.isoformat() < first:
             return f"day {day} is before the first partition {first}"
@@ -232,7 +233,8 @@ def build_drop_sensor(
         description=f"Loads each new {table} drop file into its partition; rejects bad files.",
         required_resource_keys={resource_key},
     )
-    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    def _sensor(context: dg.SensorEvaluationContext, **_: object) -> dg.SensorResult:
+        # A direct call (tests) also passes the resource by keyword: the key is a folder name.
         landing: LandingDirectory = getattr(context.resources, resource_key)
         tick = logic.evaluate(context, landing)
         summary = (

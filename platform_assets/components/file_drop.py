@@ -14,7 +14,13 @@ import pandas as pd
 from pydantic import Field
 
 from platform_assets.automation.drop_sensor import build_drop_sensor
-from platform_assets.components.common import ConfigError, ContractTable, Located, template_scope
+from platform_assets.components.common import (
+    ClearYamlErrors,
+    ConfigError,
+    ContractTable,
+    Located,
+    template_scope,
+)
 from platform_assets.components.raw_asset import ExtractRequest, RawSource, build_raw_asset
 from platform_assets.sources.files import CsvDialect, DropPattern, LandingDirectory
 
@@ -44,7 +50,7 @@ class Table(ContractTable):
     sensor: Sensor = Sensor()
 
 
-class FileDropSource(dg.Component, dg.Resolvable, dg.Model):
+class FileDropSource(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
     """A landing directory and the daily CSV drops read from it."""
 
     landing_dir: str = Field(description="The directory files land in.")

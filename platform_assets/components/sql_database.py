@@ -3,20 +3,24 @@
 Rows stream through a server-side cursor in chunks; a partitioned table reads its day by a
 window column, an incremental one the rows at or after its high-water mark (merged on the
 key, the mark committed with the rows). The URL is named, never written: ``url_env``.
+Another folder may read more tables of the same database: ``connection: <that folder>``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
+import yaml
 from pydantic import Field, field_validator, model_validator
 
 from platform_assets.components.common import (
+    ClearYamlErrors,
     ConfigError,
     ContractTable,
     Located,
@@ -78,10 +82,13 @@ class Table(ContractTable):
         return self
 
 
-class SqlDatabaseSource(dg.Component, dg.Resolvable, dg.Model):
+class SqlDatabaseSource(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
     """A SQL database and the tables read from it: one asset per table."""
 
-    connection: Connection
+    connection: Connection | str = Field(
+        description="The database (url_env, ...), or the name of another folder of defs/ "
+        "whose SqlDatabaseSource connection these tables share."
+    )
     tables: list[Table] = Field(min_length=1)
 
     @classmethod
@@ -90,14 +97,21 @@ class SqlDatabaseSource(dg.Component, dg.Resolvable, dg.Model):
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         here = Located(context)
+        key = self.connection if isinstance(self.connection, str) else here.name
+        if isinstance(self.connection, str):
+            _check_shared(here, self.connection)
         assets = []
         for index, table in enumerate(self.tables):
             contract = here.contract(table.contract, f"tables[{index}].contract")
-            source = self._source(here, table, contract, f"tables[{index}]")
+            source = self._source(here, table, contract, f"tables[{index}]", key)
             assets.append(build_raw_asset(contract, source, here.catalog))
-        return dg.Definitions(assets=assets, resources={here.name: self._resource()})
+        if isinstance(self.connection, str):
+            return dg.Definitions(assets=assets)  # the named folder defines the resource
+        return dg.Definitions(assets=assets, resources={here.name: self._resource(self.connection)})
 
-    def _source(self, here: Located, table: Table, contract: Contract, field: str) -> RawSource:
+    def _source(
+        self, here: Located, table: Table, contract: Contract, field: str, key: str
+    ) -> RawSource:
         if contract.is_partitioned and not (table.window_column or table.query):
             raise ConfigError(
                 f"{here.where(field)}: {contract.source_file} is partitioned: give "
@@ -116,7 +130,7 @@ class SqlDatabaseSource(dg.Component, dg.Resolvable, dg.Model):
                 params = dict(zip(("start", "end"), request.window, strict=True))
                 return db.chunks(query, params if request.day else {}, log=request.log)
 
-            return RawSource("sql", here.name, extract, source_tag=here.name)
+            return RawSource("sql", key, extract, source_tag=here.name)
         spec = SqlTable(
             name=table.table or "",
             key=tuple(table.key or contract.primary_key),
@@ -129,10 +143,9 @@ class SqlDatabaseSource(dg.Component, dg.Resolvable, dg.Model):
             window = request.window if request.day else None
             return db.table_chunks(spec, since=request.since, window=window, log=request.log)
 
-        return RawSource("sql", here.name, extract_table, mark, source_tag=here.name)
+        return RawSource("sql", key, extract_table, mark, source_tag=here.name)
 
-    def _resource(self) -> SqlDatabase:
-        c = self.connection
+    def _resource(self, c: Connection) -> SqlDatabase:
         url: Any = c.default_url if c.default_url and not _is_set(c.url_env) else dg.EnvVar(
             c.url_env
         )  # fmt: skip
@@ -141,3 +154,28 @@ class SqlDatabaseSource(dg.Component, dg.Resolvable, dg.Model):
 
 def _is_set(name: str) -> bool:
     return bool(os.environ.get(name))
+
+
+def _check_shared(here: Located, name: str) -> None:
+    """``connection: <folder>`` must name a folder whose SqlDatabaseSource defines one."""
+    owners = sorted(
+        path.parent.name for path in here.defs_dir.rglob("defs.yaml") if _defines_connection(path)
+    )
+    if name not in owners:
+        raise ConfigError(
+            f"{here.where('connection')}: {name!r} is no folder of defs/ with a "
+            f"SqlDatabaseSource connection of its own; those are: {owners}"
+        )
+
+
+def _defines_connection(path: Path) -> bool:
+    try:
+        documents = list(yaml.safe_load_all(path.read_text()))
+    except yaml.YAMLError:
+        return False  # Dagster reports it when it loads that folder
+    return any(
+        isinstance(doc, dict)
+        and str(doc.get("type", "")).endswith("SqlDatabaseSource")
+        and isinstance((doc.get("attributes") or {}).get("connection"), dict)
+        for doc in documents
+    )

@@ -17,8 +17,14 @@ import dagster as dg
 import sqlglot
 from pydantic import Field
 from sqlglot import exp
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-from platform_assets.components.common import ConfigError, Located, template_scope
+from platform_assets.components.common import (
+    ClearYamlErrors,
+    ConfigError,
+    Located,
+    template_scope,
+)
 from platform_assets.components.sql_asset import build_sql_asset
 from platform_assets.contracts import Contract
 
@@ -29,17 +35,26 @@ def sql_dependencies(sql: str, catalog: Mapping[str, Contract], where: str) -> t
         tree = sqlglot.parse_one(sql, read="postgres")
     except sqlglot.errors.ParseError as exc:
         raise ConfigError(f"{where}: not a SQL statement sqlglot can read: {exc}") from None
+    if not isinstance(tree, exp.Query):
+        got = f"{len(tree.expressions)} statements" if isinstance(tree, exp.Block) else (
+            tree.key.upper()
+        )  # fmt: skip
+        raise ConfigError(
+            f"{where}: must hold one SELECT (the table's rows), got {got}; "
+            "the platform writes the partition itself"
+        )
+    tree = normalize_identifiers(tree, dialect="postgres")  # Raw.Orders is raw.orders
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     deps = set()
     for table in tree.find_all(exp.Table):
-        if not table.db and table.name in ctes:
-            continue
+        if not table.name or (not table.db and table.name in ctes):
+            continue  # a table function (generate_series(...)) or a CTE
         name = f"{table.db}.{table.name}" if table.db else table.name
         contract = catalog.get(table.name)
         if contract is None:
             raise ConfigError(
-                f"{where}: reads table {name!r}, which no contract defines; "
-                f"known tables: {sorted(catalog)}"
+                f"{where}: reads table {name!r}, which no contract defines; known tables: "
+                f"{sorted(f'{c.schema}.{c.table}' for c in catalog.values())}"
             )
         if table.db != contract.schema:
             raise ConfigError(
@@ -58,11 +73,11 @@ def check_lineage(contract: Contract, deps: tuple[str, ...], where: str) -> None
             if ref.split(".")[0] not in deps:
                 raise ConfigError(
                     f"{where}: {contract.source_file} declares lineage {column.name} <- {ref}, "
-                    f"but the SQL reads only {list(deps)}"
+                    f"but the SQL reads only {list(deps)}: read that table or drop the lineage"
                 )
 
 
-class SqlTransforms(dg.Component, dg.Resolvable, dg.Model):
+class SqlTransforms(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
     """Staging or mart tables built in the warehouse: one asset per ``.sql`` file here."""
 
     exclude: list[str] = Field(

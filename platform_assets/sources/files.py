@@ -103,7 +103,7 @@ def inspect_drop(
                         f"line {reader.line_num}: {len(row)} fields, the header has {len(header)}"
                     )
     except UnicodeDecodeError as exc:
-        return f"not {dialect.encoding} text: {exc.reason} at byte {exc.start}"
+        return f"not {dialect.encoding.upper()} text: {exc.reason} at byte {exc.start}"
     except csv.Error as exc:
         return f"unparseable CSV: {exc}"
     return None

@@ -276,7 +276,11 @@ def _sequential(endpoint: Endpoint, transport: Transport, page: Page) -> Iterato
 
 
 def _frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Object columns keep every value exactly as the API sent it, for quarantine records."""
+    """Object columns keep every value exactly as the API sent it, for quarantine records.
+
+    Built as object columns from the start: ``from_records`` would first infer float64 for
+    a numeric column with a null or a missing field, turning ids above 2**53 into other ids
+    and -1 into -1.0 before any validation could see them."""
     if isinstance(rows, FrameRows):  # decoded that way already (decode.PageDecoder)
         return rows.frame
-    return pd.DataFrame.from_records(rows).astype(object)
+    return pd.DataFrame(list(rows), dtype=object)

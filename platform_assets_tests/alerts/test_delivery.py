@@ -16,6 +16,7 @@ from platform_assets.alerts.sensors import (
 )
 from platform_assets.alerts.store import AlertStore
 from platform_assets.automation.drop_sensor import build_drop_sensor
+from platform_assets.contracts import contracts
 from platform_assets.sources.files import LandingDirectory
 from platform_assets_tests.alerts.conftest import SECRETS, make_alerting
 from platform_assets_tests.alerts.helpers import dispatch, materialize_now, tick
@@ -85,13 +86,13 @@ def test_rejected_drop_file_alerts_once_and_clears_on_redelivery(sinks, instance
     bad.write_text("day,channel,spend\n2026-03-10,search,12.5\n")
     old = time.time() - 60
     os.utime(bad, (old, old))
-    drops = build_drop_sensor("marketing_spend", min_age_s=0)
+    drops = build_drop_sensor(contracts()["marketing_spend"], "agency_drops", min_age_s=0)
     cursor = None
     for _ in range(2):  # first sight, then unchanged: the file is complete and is judged
         context = dg.build_sensor_context(
             instance=instance,
             cursor=cursor,
-            resources={"landing": LandingDirectory(path=str(landing))},
+            resources={"agency_drops": LandingDirectory(path=str(landing))},
         )
         cursor = drops(context).cursor
     assert not bad.exists()  # moved to rejected/

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from platform_assets.contracts import Contract
+from platform_assets.contracts import Contract, contracts
 from platform_assets.quality.checks import LoadFacts, run_checks
 from platform_assets.quality.drift import FrameDrift, prepare_table
 from platform_assets.quality.validation import validate_chunk
@@ -61,7 +61,7 @@ def load(
 def checks(
     warehouse: Warehouse, contract: Contract, day: date | None, facts: LoadFacts | None = None
 ) -> dict[str, dg.AssetCheckResult]:
-    return {r.check_name: r for r in run_checks(warehouse, contract, day, facts)}
+    return {r.check_name: r for r in run_checks(warehouse, contract, contracts(), day, facts)}
 
 
 def meta(result: dg.AssetCheckResult, key: str):

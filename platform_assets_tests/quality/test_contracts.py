@@ -11,13 +11,14 @@ import yaml
 
 from platform_assets.contracts import ContractError, contracts, load_contracts
 from platform_assets.contracts.docs import DOCS_PATH, main, render
-from platform_assets.contracts.loader import CONTRACTS_DIR, parse_contract
+from platform_assets.contracts.loader import DEFS_DIR, contract_files, parse_contract
 from platform_assets.contracts.model import Volume
 from platform_assets.quality.checks import check_specs
 
 
 def raw_yaml(table: str) -> dict[str, Any]:
-    return yaml.safe_load((CONTRACTS_DIR / f"{table}.yaml").read_text())
+    [path] = [p for p in contract_files(DEFS_DIR) if p.stem == table]
+    return yaml.safe_load(path.read_text())
 
 
 def test_checks_severities_and_pii_are_derived_from_the_contracts() -> None:
@@ -53,10 +54,14 @@ def test_checks_severities_and_pii_are_derived_from_the_contracts() -> None:
 
 def test_check_specs_mirror_the_contract_and_are_all_blocking() -> None:
     for contract in contracts().values():
-        specs = check_specs(contract)
+        specs = check_specs(contract, contracts())
         assert [s.name for s in specs] == contract.check_names
         assert all(s.blocking for s in specs)
-    [fk] = [s for s in check_specs(contracts()["stg_payments"]) if s.name.startswith("foreign")]
+    [fk] = [
+        s
+        for s in check_specs(contracts()["stg_payments"], contracts())
+        if s.name.startswith("foreign")
+    ]
     assert "Severity WARN" in fk.description
 
 
@@ -111,7 +116,7 @@ def test_invalid_contracts_fail_naming_file_and_field(table, edit, message) -> N
 
 
 def test_an_invalid_file_stops_loading_the_directory(tmp_path: Path) -> None:
-    for path in CONTRACTS_DIR.glob("*.yaml"):
+    for path in contract_files(DEFS_DIR):
         (tmp_path / path.name).write_text(path.read_text())
     broken = raw_yaml("payments")
     broken["check_severity"] = {"foreign_key_order_id": "LOUD"}

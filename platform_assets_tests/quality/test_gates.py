@@ -15,7 +15,7 @@ from platform_assets.demo.config import demo_landing_dir as landing_dir
 from platform_assets.demo.config import demo_source_db_url as source_db_url
 from platform_assets.demo.generator import defects, orders_for_day, payments_for_day
 from platform_assets.demo.sql_source import seed_database
-from platform_assets.sources.files import drop_relative_path
+from platform_assets.sources.files import DropPattern
 from platform_assets_tests.conftest import TEST_CFG, TEST_DAY, Platform
 
 WARN, ERROR = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
@@ -148,7 +148,9 @@ def restore_customers(platform: Platform) -> None:
 
 def test_drift_under_policy_fail_fails_the_load_loudly_and_once(make_platform) -> None:
     platform = make_platform()
-    drop = Path(landing_dir(platform.env)) / drop_relative_path("marketing_spend", TEST_DAY)
+    drop = Path(landing_dir(platform.env)) / DropPattern.default("marketing_spend").relative_path(
+        TEST_DAY
+    )
     frame = pd.read_csv(drop, dtype=str)
     frame.insert(2, "currency", "USD")
     frame.to_csv(drop, index=False)
@@ -157,7 +159,7 @@ def test_drift_under_policy_fail_fails_the_load_loudly_and_once(make_platform) -
     assert not result.success and not materialized(result)
     [description] = failure_descriptions(result)
     assert description.startswith(
-        "marketing_spend: extracted data drifted from contract marketing_spend.yaml "
+        "marketing_spend: extracted data drifted from contract agency_drops/marketing_spend.yaml "
         "(drift_policy: fail): unexpected columns ['currency']"
     )
     retried = [

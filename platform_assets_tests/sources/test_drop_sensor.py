@@ -15,9 +15,9 @@ from platform_assets.automation.drop_sensor import (
     REJECTED_EVENT,
     DropCursor,
     build_drop_sensor,
-    marketing_spend_drop_sensor,
 )
 from platform_assets.automation.partitions import daily_partitions
+from platform_assets.contracts import contracts
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.drops import drop_content, drop_path
 from platform_assets.sources.files import LandingDirectory
@@ -44,18 +44,20 @@ class Sensor:
         self,
         landing: Path,
         instance: dg.DagsterInstance,
-        definition: dg.SensorDefinition = marketing_spend_drop_sensor,
+        definition: dg.SensorDefinition | None = None,
     ) -> None:
         self.landing = landing
         self.instance = instance
-        self.definition = definition
+        self.definition = definition or build_drop_sensor(
+            contracts()["marketing_spend"], "agency_drops"
+        )
         self.cursor: str | None = None
 
     def tick(self) -> dg.SensorResult:
         context = dg.build_sensor_context(
             cursor=self.cursor,
             instance=self.instance,
-            resources={"landing": LandingDirectory(path=str(self.landing))},
+            resources={"agency_drops": LandingDirectory(path=str(self.landing))},
         )
         result = self.definition(context)
         assert isinstance(result, dg.SensorResult)
@@ -185,7 +187,13 @@ def test_good_and_bad_files_in_one_tick(sensor: Sensor) -> None:
 
 
 def test_a_full_tick_leaves_the_rest_for_the_next(sensor: Sensor) -> None:
-    small = Sensor(sensor.landing, sensor.instance, build_drop_sensor("marketing_spend", 5.0, 2))
+    small = Sensor(
+        sensor.landing,
+        sensor.instance,
+        build_drop_sensor(
+            contracts()["marketing_spend"], "agency_drops", min_age_s=5.0, max_runs_per_tick=2
+        ),
+    )
     for offset in range(3):
         drop(small, day=DAY + dt.timedelta(days=offset))
     assert small.partitions() == []

@@ -7,20 +7,22 @@ a load that fails leaves it where it was, so the next run re-reads instead of sk
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from platform_assets.assets.raw import FULL_REFRESH_TAG, raw_assets
+from platform_assets.components.raw_asset import FULL_REFRESH_TAG
 from platform_assets.contracts import contracts
+from platform_assets.definitions import build_definitions
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.generator import customers_between
 from platform_assets.demo.sql_source import customers_table, seed_database
-from platform_assets.sources.sql import SqlDatabase
 from platform_assets.warehouse.cursors import get_cursor, set_cursor
 from platform_assets.warehouse.resource import Warehouse
 
@@ -49,16 +51,20 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield test_instance
 
 
+def run_customers(
+    warehouse: Warehouse, source: str, instance: dg.DagsterInstance, tags: dict | None = None
+) -> dg.ExecuteInProcessResult:
+    """The configured asset, its connections pointed at this test's databases."""
+    env = {"PLATFORM_WAREHOUSE_URL": warehouse.url, "PLATFORM_SOURCE_DB_URL": source}
+    with mock.patch.dict(os.environ, env):
+        customers = build_definitions().resolve_assets_def("customers")
+        return dg.materialize([customers], instance=instance, tags=tags, raise_on_error=False)
+
+
 def materialize(
     warehouse: Warehouse, source: str, instance: dg.DagsterInstance, tags: dict | None = None
 ) -> dict:
-    [customers] = [a for a in raw_assets() if a.key == dg.AssetKey("customers")]
-    result = dg.materialize(
-        [customers],
-        resources={"warehouse": warehouse, "storefront_db": SqlDatabase(url=source)},
-        instance=instance,
-        tags=tags,
-    )
+    result = run_customers(warehouse, source, instance, tags)
     assert result.success
     [event] = result.get_asset_materialization_events()
     return {k: v.value for k, v in event.materialization.metadata.items()}
@@ -163,14 +169,7 @@ def test_a_full_refresh_run_reads_rows_restored_behind_the_mark(
 def test_a_misspelt_full_refresh_tag_fails_the_step(
     warehouse: Warehouse, source: str, instance: dg.DagsterInstance
 ) -> None:
-    [customers] = [a for a in raw_assets() if a.key == dg.AssetKey("customers")]
-    result = dg.materialize(
-        [customers],
-        resources={"warehouse": warehouse, "storefront_db": SqlDatabase(url=source)},
-        instance=instance,
-        tags={FULL_REFRESH_TAG: "yes"},
-        raise_on_error=False,
-    )
+    result = run_customers(warehouse, source, instance, tags={FULL_REFRESH_TAG: "yes"})
     assert not result.success
     [failure] = result.get_step_failure_events()
     assert "platform/full_refresh must be 'true' or 'false', got 'yes'" in str(
