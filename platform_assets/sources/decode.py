@@ -73,4 +73,4 @@ class PageDecoder:
         rows = self._generic.decode(records)
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise PageShapeError(f"{self._records!r} is not a list of JSON objects")
-        return pd.DataFrame.from_records(rows).astype(object)
+        return pd.DataFrame(rows, dtype=object)  # ints stay ints beside a null (no float64 pass)

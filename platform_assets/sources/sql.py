@@ -129,7 +129,7 @@ def _stream(
     columns = list(result.keys())
     for partition in result.partitions(size):
         progress.page(len(partition))
-        yield pd.DataFrame.from_records(partition, columns=columns).astype(object)
+        yield pd.DataFrame(list(partition), columns=columns, dtype=object)  # no float64 pass
 
 
 def _name(query: sa.Select | sa.TextClause) -> str:
