@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from platform_assets.components.common import (
+    ClearYamlErrors,
     ConfigError,
     ContractTable,
     Located,
@@ -243,7 +244,7 @@ class Table(ContractTable):
         return rendered
 
 
-class RestApiSource(dg.Component, dg.Resolvable, dg.Model):
+class RestApiSource(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
     """A REST API and the tables read from it: one asset per table, daily-partitioned when
     its contract has a partition column, gated by the checks its contract implies."""
 
