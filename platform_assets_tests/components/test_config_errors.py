@@ -21,8 +21,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from platform_assets.components import RestApiSource
-from platform_assets.components.common import ClearYamlErrors
 from platform_assets.contracts import use_defs_dir
 from platform_assets.contracts.loader import DEFS_DIR
 from platform_assets.definitions import build_definitions
@@ -164,14 +162,6 @@ def api(project: DefsProject, connection: str, table_extra: str = "") -> None:
     project.write("api/defs.yaml", API_YAML.format(connection=connection, table_extra=table_extra))
 
 
-# RestApiSource lives in rest_api.py; these run once it takes ClearYamlErrors as first base.
-rest_explained = pytest.mark.xfail(
-    not issubclass(RestApiSource, ClearYamlErrors),
-    reason="RestApiSource does not yet have ClearYamlErrors as its first base",
-    strict=True,
-)
-
-
 def test_the_fixture_loads_a_valid_project(project: DefsProject) -> None:
     assert "references" not in ORDERS_API
     drops(project)
@@ -215,7 +205,6 @@ def test_unknown_nested_field_names_its_parent(project: DefsProject) -> None:
     assert "allowed here: interval_s, lookback_days, max_runs_per_tick, min_age_s" in text
 
 
-@rest_explained
 def test_unknown_rest_fields(project: DefsProject) -> None:
     api(project, "    bse_url: http://127.0.0.1:1", table_extra="      paginatr: {type: offset}\n")
     text = project.error()
@@ -365,7 +354,6 @@ def test_a_secret_under_an_unknown_field_is_not_repeated(project: DefsProject) -
     assert SECRET not in text  # neither the field's value nor the mapping holding it
 
 
-@rest_explained
 def test_a_token_in_token_env_is_refused_unrepeated(project: DefsProject) -> None:
     api(
         project,
