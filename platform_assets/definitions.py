@@ -61,9 +61,17 @@ def check_connections(defs: dg.Definitions) -> None:
             )
 
 
+def own_tree() -> dg.ComponentTree:
+    """This package's defs folder, found from the module rather than from pyproject.toml so
+    that an installed wheel (a worker image) loads the same tables as a checkout."""
+    import platform_assets.defs
+
+    return dg.ComponentTree.from_module(platform_assets.defs, Path(__file__).resolve().parents[1])
+
+
 def build_definitions(tree: dg.ComponentTree | None = None) -> dg.Definitions:
     """``tree``: the project whose defs folder holds the tables (default: this package)."""
-    tree = tree or dg.ComponentTree.for_project(Path(__file__).parent)
+    tree = tree or own_tree()
     use_defs_dir(Path(tree.defs_module_path))
     defs = dg.Definitions.merge(tree.build_defs(), platform_definitions())
     check_connections(defs)
