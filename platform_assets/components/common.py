@@ -207,6 +207,6 @@ class ContractTable(dg.Resolvable, dg.Model):
     """Fields every source table has."""
 
     contract: str = Field(
-        description="The table's contract file, relative to this folder (e.g. orders.yaml): "
+        description="The table's contract file, relative to this folder (e.g. tickets.yaml): "
         "columns, types, keys, rules, owner, freshness. Its `table` names the asset."
     )

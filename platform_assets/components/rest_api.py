@@ -202,7 +202,7 @@ class Window(dg.Resolvable, dg.Model):
 
 
 class Table(ContractTable):
-    path: str = Field(description="Path under base_url, e.g. /v2/orders.")
+    path: str = Field(description="Path under base_url, e.g. /v2/tickets.")
     params: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         description="Query parameters; `{start}` and `{end}` in a value render the "

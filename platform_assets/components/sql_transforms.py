@@ -3,7 +3,7 @@
 The SELECT is run inside the warehouse for one partition (``:partition`` binds its day) and
 replaces it atomically. Its dependencies are read from the SQL itself (sqlglot): every table
 in a FROM or JOIN that is not a CTE must be a contracted table, named with its layer's schema
-(``"raw"."orders"``, ``"staging"."stg_orders"``), and every column lineage the contract
+(``"raw"."tickets"``, ``"staging"."stg_tickets"``), and every column lineage the contract
 declares must point at one of them. No list of dependencies is kept by hand.
 """
 

@@ -101,8 +101,8 @@ against the contract: added, removed, type and nullability changes, all reported
 
 ## Orphans after quarantine
 
-A quarantined parent row leaves its children orphaned: a quarantined order's payment, a
-quarantined customer's orders. In raw tables those orphans are counted as
+A quarantined parent row leaves its children orphaned (the rows whose foreign key names
+it). In raw tables those orphans are counted as
 `orphans_with_quarantined_parent` and pass; any other orphan fails. Staging tables have no
 quarantine of their own and inherit these orphans, so their foreign-key checks are WARN.
 """

@@ -83,7 +83,7 @@ class _Transient(Exception):
 
 
 def describe(request: PageRequest) -> str:
-    """``GET /v1/orders?date=...&offset=...``: what every message about a request starts with."""
+    """``GET /v2/tickets?day=...&offset=...``: what every message about a request starts with."""
     query = urlencode(request.params)
     return f"GET {request.url}{'?' + query if query else ''}"
 
