@@ -12,14 +12,12 @@ schema drift, never as silently reinterpreted values.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import operator
 import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -32,6 +30,7 @@ with warnings.catch_warnings():
     import pandera.pandas as pa
 
 from platform_assets.contracts import Column, Contract, contracts
+from platform_assets.warehouse.records import ValidatedChunk
 
 PANDAS_DTYPES: dict[str, Any] = {
     "int64": "Int64",
@@ -62,20 +61,6 @@ _TEMPORAL_KINDS = frozenset({"string", "date", "datetime", "datetime64", "empty"
 
 class SchemaDriftError(ValueError):
     """The extracted data's columns do not match the contract, and its drift policy says so."""
-
-
-@dataclass
-class ValidatedChunk:
-    valid: pd.DataFrame
-    quarantined: list[dict[str, Any]] = field(default_factory=list)  # {"record", "reasons"}
-    extra_columns: list[str] = field(default_factory=list)  # extracted, not in the contract
-    missing_columns: list[str] = field(default_factory=list)  # filled with nulls (evolve)
-    non_null: dict[str, int] = field(default_factory=dict)  # per contract column, as extracted
-    unparseable: dict[str, int] = field(default_factory=dict)  # non-null, not of the type
-
-    @property
-    def extracted(self) -> int:
-        return len(self.valid) + len(self.quarantined)
 
 
 def _short(value: Any) -> Any:
@@ -442,31 +427,6 @@ def _collect_pandera_reasons(
         entry = {"column": column, "check": check, "value": value}
         if entry not in reasons[int(row.index)]:
             reasons[int(row.index)].append(entry)
-
-
-def _storable(value: Any) -> Any:
-    """JSON that PostgreSQL's jsonb accepts: no NaN/Infinity, no NUL characters, anywhere."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, dict):
-        return {_storable(str(k)): _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, str) and "\x00" in value:
-        return value.replace("\x00", "\\x00")
-    return value
-
-
-def reasons_json(reasons: list[dict[str, Any]]) -> str:
-    return json.dumps(_storable(reasons), default=lambda v: _storable(str(v)), allow_nan=False)
-
-
-def record_json(record: dict[str, Any]) -> str:
-    return json.dumps(
-        _storable(record), default=lambda v: _storable(str(v)), ensure_ascii=False, allow_nan=False
-    )
 
 
 def warm_up() -> None:
