@@ -27,16 +27,16 @@ from platform_assets.alerts.freshness import (
 )
 from platform_assets.alerts.model import Alert
 from platform_assets.alerts.resource import Alerting
-from platform_assets.automation.drop_sensor import EVENT_KEY, REJECTED_EVENT
-from platform_assets.contracts import Contract, contracts
-from platform_assets.contracts.model import VOLUME_CHECK
-from platform_assets.observability.runs import (
+from platform_assets.alerts.runs import (
     FinishedRun,
     RunCursor,
     check_evaluations,
     finished_runs,
     user_error,
 )
+from platform_assets.automation.drop_sensor import EVENT_KEY, REJECTED_EVENT
+from platform_assets.contracts import Contract, contracts
+from platform_assets.contracts.model import VOLUME_CHECK
 
 Clock = Callable[[], float]
 WILL_RETRY_TAG = "dagster/will_retry"

@@ -16,9 +16,9 @@ import dagster as dg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from platform_assets.alerts.freshness import STATE_VALUE, freshness_of
+from platform_assets.alerts.runs import FinishedRun, RunCursor, finished_runs, run_events
 from platform_assets.alerts.store import AlertStore
 from platform_assets.contracts import contracts
-from platform_assets.observability.runs import FinishedRun, RunCursor, finished_runs, run_events
 
 E = dg.DagsterEventType
 RUN_EVENTS = (

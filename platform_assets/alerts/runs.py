@@ -4,6 +4,7 @@ The alert sensors, the metrics exporter and the OpenLineage emitter all need the
 thing: every run that ended since last time, with the events it logged (materializations,
 check evaluations, step starts and ends). A cursor of storage ids, one per terminal run
 status, makes the read incremental and restart-safe (it is JSON, kept by whoever reads).
+It lives in ``alerts`` because observability reads alerts, never the other way round.
 """
 
 from __future__ import annotations
