@@ -96,15 +96,6 @@ def run_events(
     return list(instance.get_records_for_run(run_id, of_type=set(types)).records)
 
 
-def check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, object]]:
-    """(timestamp, AssetCheckEvaluation) for each check evaluated in the run, in order."""
-    records = run_events(instance, run_id, [dg.DagsterEventType.ASSET_CHECK_EVALUATION])
-    return [
-        (r.timestamp, r.event_log_entry.get_dagster_event().asset_check_evaluation_data)
-        for r in records
-    ]
-
-
 def user_error(event: dg.DagsterEvent) -> str:
     """The exception the step's code raised (Dagster wraps it), e.g. ``RuntimeError: ...``."""
     error = getattr(event.event_specific_data, "error", None)
