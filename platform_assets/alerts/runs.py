@@ -48,7 +48,6 @@ class FinishedRun:
     job_name: str
     status: str  # SUCCESS | FAILURE | CANCELED
     tags: Mapping[str, str]
-    finished_at: float  # epoch seconds
     storage_id: int
 
     @property
@@ -81,7 +80,6 @@ def finished_runs(
                     job_name=run.job_name,
                     status=STATUS[event_type],
                     tags=dict(run.tags),
-                    finished_at=record.timestamp,
                     storage_id=record.storage_id,
                 )
             )
