@@ -14,7 +14,8 @@ import pandas as pd
 from platform_assets.contracts import Contract, contracts
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.generator import orders_for_day
-from platform_assets.quality.validation import ValidatedChunk, coerce_column
+from platform_assets.quality.validation import coerce_column
+from platform_assets.warehouse.records import ValidatedChunk
 
 DAY = date(2026, 3, 10)
 SEED = 20260310

@@ -27,16 +27,11 @@ from platform_assets.alerts.freshness import (
 )
 from platform_assets.alerts.model import Alert
 from platform_assets.alerts.resource import Alerting
+from platform_assets.alerts.runs import FinishedRun, RunCursor, finished_runs, user_error
 from platform_assets.automation.drop_sensor import EVENT_KEY, REJECTED_EVENT
 from platform_assets.contracts import Contract, contracts
 from platform_assets.contracts.model import VOLUME_CHECK
-from platform_assets.observability.runs import (
-    FinishedRun,
-    RunCursor,
-    check_evaluations,
-    finished_runs,
-    user_error,
-)
+from platform_assets.quality.evaluations import check_evaluations
 
 Clock = Callable[[], float]
 WILL_RETRY_TAG = "dagster/will_retry"
@@ -209,7 +204,7 @@ def evaluate_runs(
     runs, cursor = finished_runs(instance, cursor)
     for run in runs:
         counts["runs"] += 1
-        for _, evaluation in check_evaluations(instance, run.run_id):
+        for evaluation in check_evaluations(instance, run.run_id):
             alert = check_alert(evaluation, run, alerting)
             if evaluation.passed:  # type: ignore[attr-defined]
                 reason = f"{alert.details['check']} passed in run {run.run_id[:8]}."

@@ -14,34 +14,18 @@ import ssl
 from collections.abc import Iterable
 from email.message import EmailMessage
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
 
 import requests
 
+from platform_assets.redaction import redact, url_secrets
 from platform_assets.sources.progress import Log
 
 TIMEOUT_S = 10.0
-MIN_SECRET_CHARS = 8
 ICONS = {"critical": ":rotating_light:", "warning": ":warning:"}
 
 
 class SinkError(RuntimeError):
     """A sink did not accept a notification; the message is already free of secrets."""
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        for form in {secret, quote(secret, safe=""), quote(secret)}:
-            text = text.replace(form, "***")
-    return text
-
-
-def url_secrets(url: str) -> list[str]:
-    """A webhook URL is a credential; so are its path, query and password on their own
-    (parts too short to be a credential, like ``/`` or ``/hook``, would only garble text)."""
-    parts = urlsplit(url)
-    pieces = [parts.path, parts.query, parts.password or ""]
-    return [url, *(p for p in pieces if len(p) >= MIN_SECRET_CHARS)]
 
 
 class SecretFilter(logging.Filter):

@@ -22,6 +22,7 @@ from platform_assets.contracts.model import (
     Column,
     Contract,
 )
+from platform_assets.contracts.types import type_label
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
 LAYER_ORDER = ("raw", "staging", "marts")
@@ -135,12 +136,6 @@ def _duration(value: timedelta) -> str:
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
-def _type(column: Column) -> str:
-    if column.type == "decimal":
-        return f"decimal({column.precision},{column.scale})"
-    return column.type
-
-
 def _columns(contract: Contract) -> list[str]:
     lines = [
         "| column | type | nullable | PII | rules | description |",
@@ -149,7 +144,7 @@ def _columns(contract: Contract) -> list[str]:
     for c in contract.columns:
         key = " (key)" if c.name in contract.primary_key else ""
         lines.append(
-            f"| `{c.name}`{key} | {_type(c)} | {'yes' if c.nullable else 'no'} | "
+            f"| `{c.name}`{key} | {type_label(c)} | {'yes' if c.nullable else 'no'} | "
             f"{'yes' if c.pii else ''} | {_rules(c)} | {c.description} |"
         )
     return lines

@@ -18,9 +18,9 @@ import dagster as dg
 from prometheus_client import push_to_gateway, start_http_server
 
 from platform_assets.alerts.resource import alert_state_url
-from platform_assets.alerts.sinks import redact, url_secrets
 from platform_assets.alerts.store import AlertStore
 from platform_assets.observability.metrics import PlatformMetrics
+from platform_assets.redaction import redact, url_secrets
 
 log = logging.getLogger("platform_assets.metrics")
 PUSH_JOB = "platform_assets"

@@ -25,6 +25,7 @@ from platform_assets.alerts.store import AlertStore
 from platform_assets.automation.partitions import daily_partitions
 from platform_assets.contracts import Contract, contracts
 from platform_assets.contracts.model import LAYERS
+from platform_assets.quality.evaluations import check_evaluations
 
 MATERIALIZED = "MATERIALIZED"
 
@@ -64,12 +65,8 @@ def _checks(instance: dg.DagsterInstance, event: Any, asset: str) -> tuple[int, 
     """The checks evaluated on this asset in the run of its latest materialization."""
     if event is None or not event.run_id:
         return 0, []
-    records = instance.get_records_for_run(
-        event.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ).records
     latest: dict[str, bool] = {}
-    for record in records:
-        evaluation = record.event_log_entry.get_dagster_event().asset_check_evaluation_data
+    for evaluation in check_evaluations(instance, event.run_id):
         if evaluation.asset_key.to_user_string() == asset:
             latest[evaluation.check_name] = evaluation.passed
     return sum(latest.values()), sorted(name for name, ok in latest.items() if not ok)

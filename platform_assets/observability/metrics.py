@@ -16,9 +16,10 @@ import dagster as dg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from platform_assets.alerts.freshness import STATE_VALUE, freshness_of
+from platform_assets.alerts.runs import FinishedRun, RunCursor, finished_runs, run_events
 from platform_assets.alerts.store import AlertStore
 from platform_assets.contracts import contracts
-from platform_assets.observability.runs import FinishedRun, RunCursor, finished_runs, run_events
+from platform_assets.quality.evaluations import check_evaluations
 
 E = dg.DagsterEventType
 RUN_EVENTS = (
@@ -28,7 +29,6 @@ RUN_EVENTS = (
     E.STEP_FAILURE,
     E.STEP_UP_FOR_RETRY,
     E.ASSET_MATERIALIZATION,
-    E.ASSET_CHECK_EVALUATION,
 )
 STEP_END = {E.STEP_SUCCESS: "success", E.STEP_FAILURE: "failure", E.STEP_UP_FOR_RETRY: "retry"}
 DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
@@ -135,8 +135,8 @@ class PlatformMetrics:
                     self.step_retries.labels(step).inc()
             elif event.event_type == E.ASSET_MATERIALIZATION:
                 self._observe_materialization(event.step_materialization_data.materialization)
-            elif event.event_type == E.ASSET_CHECK_EVALUATION:
-                self._observe_check(event.asset_check_evaluation_data)
+        for evaluation in check_evaluations(instance, run.run_id):
+            self._observe_check(evaluation)
 
     def _observe_materialization(self, materialization: dg.AssetMaterialization) -> None:
         asset = materialization.asset_key.to_user_string()
@@ -163,7 +163,7 @@ class PlatformMetrics:
                 self.records.remove(asset, old, status)  # absent labels: a no-op
             self.quarantine_rate.remove(asset, old)
 
-    def _observe_check(self, evaluation: Any) -> None:
+    def _observe_check(self, evaluation: dg.AssetCheckEvaluation) -> None:
         asset = evaluation.asset_key.to_user_string()
         outcome = "passed" if evaluation.passed else "failed"
         severity = evaluation.severity.value

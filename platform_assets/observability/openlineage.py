@@ -39,9 +39,9 @@ from openlineage.client.generated import (
 from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from platform_assets.alerts.sinks import redact, url_secrets
+from platform_assets.alerts.runs import RunCursor, finished_runs, run_events, user_error
 from platform_assets.contracts import Contract, contracts
-from platform_assets.observability.runs import RunCursor, finished_runs, run_events, user_error
+from platform_assets.redaction import redact, url_secrets
 from platform_assets.warehouse.resource import Warehouse
 from platform_assets.warehouse.urls import dialect_of, duckdb_path
 

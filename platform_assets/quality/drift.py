@@ -21,24 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_assets.contracts import Contract
-from platform_assets.quality.validation import SchemaDriftError, ValidatedChunk
+from platform_assets.contracts.types import CATALOG_TYPES
+from platform_assets.quality.validation import SchemaDriftError
+from platform_assets.warehouse.records import ValidatedChunk
 from platform_assets.warehouse.resource import Warehouse
 from platform_assets.warehouse.sessions import Session
-
-# information_schema.columns.data_type (lower-cased) -> contract type, for both backends.
-WAREHOUSE_TYPES = {
-    "bigint": "int64",
-    "double": "float64",
-    "double precision": "float64",
-    "varchar": "string",
-    "text": "string",
-    "character varying": "string",
-    "boolean": "bool",
-    "date": "date",
-    "timestamp with time zone": "timestamp",
-    "numeric": "decimal",
-    "decimal": "decimal",
-}
 
 
 @dataclass
@@ -90,7 +77,7 @@ def _finding(where: str, kind: str, column: str, detail: str) -> dict[str, Any]:
 
 def _normalise_type(data_type: str) -> str:
     base = data_type.lower().split("(")[0].strip()
-    return WAREHOUSE_TYPES.get(base, data_type)
+    return CATALOG_TYPES.get(base, data_type)
 
 
 def warehouse_columns(session: Session, contract: Contract) -> list[WarehouseColumn]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from platform_assets.contracts import Contract
+from platform_assets.quality.evaluations import check_evaluations
 from platform_assets.quality.validation import SchemaDriftError
 
 # An unpartitioned asset reading a partitioned one checks this many latest materializations.
@@ -58,13 +59,7 @@ def _failed_checks(
 ) -> list[FailedGate]:
     """ERROR-severity failures among the checks evaluated on this very materialization."""
     if record.run_id not in cache:
-        connection = instance.get_records_for_run(
-            record.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-        )
-        cache[record.run_id] = [
-            r.event_log_entry.get_dagster_event().asset_check_evaluation_data
-            for r in connection.records
-        ]
+        cache[record.run_id] = check_evaluations(instance, record.run_id)
     failed = []
     for evaluation in cache[record.run_id]:
         target = evaluation.target_materialization_data

@@ -12,14 +12,12 @@ schema drift, never as silently reinterpreted values.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import operator
 import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -32,16 +30,9 @@ with warnings.catch_warnings():
     import pandera.pandas as pa
 
 from platform_assets.contracts import Column, Contract, contracts
+from platform_assets.contracts.types import pandas_dtype, type_label
+from platform_assets.warehouse.records import ValidatedChunk
 
-PANDAS_DTYPES: dict[str, Any] = {
-    "int64": "Int64",
-    "float64": "Float64",
-    "decimal": "Float64",
-    "string": "str",
-    "bool": "boolean",
-    "date": "datetime64[us]",
-    "timestamp": pd.DatetimeTZDtype("us", "UTC"),
-}
 COMPARATORS = {
     "<": operator.lt,
     "<=": operator.le,
@@ -62,20 +53,6 @@ _TEMPORAL_KINDS = frozenset({"string", "date", "datetime", "datetime64", "empty"
 
 class SchemaDriftError(ValueError):
     """The extracted data's columns do not match the contract, and its drift policy says so."""
-
-
-@dataclass
-class ValidatedChunk:
-    valid: pd.DataFrame
-    quarantined: list[dict[str, Any]] = field(default_factory=list)  # {"record", "reasons"}
-    extra_columns: list[str] = field(default_factory=list)  # extracted, not in the contract
-    missing_columns: list[str] = field(default_factory=list)  # filled with nulls (evolve)
-    non_null: dict[str, int] = field(default_factory=dict)  # per contract column, as extracted
-    unparseable: dict[str, int] = field(default_factory=dict)  # non-null, not of the type
-
-    @property
-    def extracted(self) -> int:
-        return len(self.valid) + len(self.quarantined)
 
 
 def _short(value: Any) -> Any:
@@ -209,8 +186,8 @@ def _coerce_temporal(series: pd.Series, column: Column) -> pd.Series:
     values = _only(series, _TEMPORAL_TYPES, _TEMPORAL_KINDS)
     parsed = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True, cache=False)
     if column.type == "date":
-        return parsed.dt.tz_localize(None).dt.normalize().astype("datetime64[us]")
-    return parsed.astype(PANDAS_DTYPES["timestamp"])
+        return parsed.dt.tz_localize(None).dt.normalize().astype(pandas_dtype("date"))
+    return parsed.astype(pandas_dtype("timestamp"))
 
 
 def coerce_column(series: pd.Series, column: Column, present: pd.Series | None = None) -> pd.Series:
@@ -219,7 +196,7 @@ def coerce_column(series: pd.Series, column: Column, present: pd.Series | None =
     ``present``: ``series.notna()``, when the caller has it already (a pass over an object
     column costs as much as converting it)."""
     if column.type in ("int64", "float64", "decimal"):
-        return _coerce_numeric(series, PANDAS_DTYPES[column.type], present)
+        return _coerce_numeric(series, pandas_dtype(column.type), present)
     if column.type == "string":
         return _coerce_string(series)
     if column.type == "bool":
@@ -250,7 +227,7 @@ def pandera_schema(contract: Contract) -> pa.DataFrameSchema:
     validating a small chunk. Callers must not modify the schema they get.
     """
     columns = {
-        c.name: pa.Column(PANDAS_DTYPES[c.type], checks=_column_checks(c), nullable=c.nullable)
+        c.name: pa.Column(pandas_dtype(c.type), checks=_column_checks(c), nullable=c.nullable)
         for c in contract.columns
     }
     row_checks = [
@@ -324,10 +301,9 @@ def _type_reasons(
     for column in contract.columns:
         present = notna[column.name]
         bad = typed[column.name].isna() & present
-        check = f"type({column.type})"
+        check = f"type({type_label(column)})"
         if column.type == "decimal":
-            overflow = _decimal_overflow(typed[column.name], column)
-            bad, check = bad | overflow, f"type(decimal({column.precision},{column.scale}))"
+            bad = bad | _decimal_overflow(typed[column.name], column)
         non_null[column.name], unparseable[column.name] = int(present.sum()), int(bad.sum())
         for idx in bad[bad].index:
             value = _short(frame.at[idx, column.name])
@@ -444,31 +420,6 @@ def _collect_pandera_reasons(
             reasons[int(row.index)].append(entry)
 
 
-def _storable(value: Any) -> Any:
-    """JSON that PostgreSQL's jsonb accepts: no NaN/Infinity, no NUL characters, anywhere."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, dict):
-        return {_storable(str(k)): _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, str) and "\x00" in value:
-        return value.replace("\x00", "\\x00")
-    return value
-
-
-def reasons_json(reasons: list[dict[str, Any]]) -> str:
-    return json.dumps(_storable(reasons), default=lambda v: _storable(str(v)), allow_nan=False)
-
-
-def record_json(record: dict[str, Any]) -> str:
-    return json.dumps(
-        _storable(record), default=lambda v: _storable(str(v)), ensure_ascii=False, allow_nan=False
-    )
-
-
 def warm_up() -> None:
     """Build every contract's schema and run pandera once on empty frames.
 
@@ -477,6 +428,6 @@ def warm_up() -> None:
     """
     for contract in contracts().values():
         empty = pd.DataFrame(
-            {c.name: pd.Series(dtype=PANDAS_DTYPES[c.type]) for c in contract.columns}
+            {c.name: pd.Series(dtype=pandas_dtype(c.type)) for c in contract.columns}
         )
         pandera_schema(contract).validate(empty, lazy=True)

@@ -2,8 +2,9 @@
 
 Binary COPY (PostgreSQL) and DuckDB's Arrow scan both take the Arrow types literally: an
 int32 sent into a bigint column is an error in binary COPY, a float into a decimal loses
-cents. So each contract type maps to exactly one Arrow type here, and a chunk whose values
-cannot be represented in it fails loudly instead of being converted silently.
+cents. So each contract type maps to exactly one Arrow type (``contracts/types.py``), and
+a chunk whose values cannot be represented in it fails loudly instead of being converted
+silently.
 """
 
 from __future__ import annotations
@@ -15,15 +16,8 @@ import pandas as pd
 import pyarrow as pa
 
 from platform_assets.contracts import Column, Contract
+from platform_assets.contracts.types import arrow_type
 
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "int64": pa.int64(),  # bigint
-    "float64": pa.float64(),  # double precision
-    "string": pa.string(),  # text
-    "bool": pa.bool_(),  # boolean
-    "date": pa.date32(),  # date
-    "timestamp": pa.timestamp("us", tz="UTC"),  # timestamp with time zone
-}
 QUARANTINE_ARROW_SCHEMA = pa.schema(
     [
         pa.field("asset", pa.string(), nullable=False),
@@ -34,12 +28,6 @@ QUARANTINE_ARROW_SCHEMA = pa.schema(
         pa.field("reasons", pa.string(), nullable=False),
     ]
 )
-
-
-def arrow_type(column: Column) -> pa.DataType:
-    if column.type == "decimal":
-        return pa.decimal128(column.precision, column.scale)
-    return ARROW_TYPES[column.type]
 
 
 def arrow_schema(contract: Contract) -> pa.Schema:

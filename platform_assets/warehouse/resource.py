@@ -25,6 +25,7 @@ import dagster as dg
 from pydantic import Field
 
 from platform_assets.contracts import Contract
+from platform_assets.contracts.types import sql_type
 from platform_assets.warehouse.arrow import arrow_schema
 from platform_assets.warehouse.sessions import Session, dialect_of, load_transaction, transaction
 from platform_assets.warehouse.sinks import BATCH_BYTES
@@ -211,12 +212,10 @@ class Warehouse(dg.ConfigurableResource):
         Types come from the contract. Added as nullable whatever the contract says, since the
         rows already in the table have no value for them; the schema_drift check reports it.
         """
-        from platform_assets.warehouse.sql import column_type  # local: a one-method edit here
-
         with self.session() as session:
             session.lock(f"{contract.schema}.{contract.table}/ddl")
             for name in columns:
                 session.execute(
                     f"ALTER TABLE {table_name(contract)} ADD COLUMN IF NOT EXISTS "
-                    f"{quote(name)} {column_type(contract.column(name), session.dialect)}"
+                    f"{quote(name)} {sql_type(contract.column(name), session.dialect)}"
                 )

@@ -10,32 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from platform_assets.contracts import Column, Contract
+from platform_assets.contracts import Contract
+from platform_assets.contracts.types import sql_type
 
 QUARANTINE_SCHEMA = "platform"
 QUARANTINE_TABLE = "quarantine"
 STAGE_TABLE = "_platform_stage"  # temporary, per load transaction
 QUARANTINE_COLUMNS = ("asset", "partition_key", "run_id", "quarantined_at", "record", "reasons")
 _PARAM = re.compile(r"(?<![:\w]):([a-zA-Z_]\w*)")
-
-TYPES: dict[str, dict[str, str]] = {
-    "duckdb": {
-        "int64": "BIGINT",
-        "float64": "DOUBLE",
-        "string": "VARCHAR",
-        "bool": "BOOLEAN",
-        "date": "DATE",
-        "timestamp": "TIMESTAMPTZ",
-    },
-    "postgres": {
-        "int64": "bigint",
-        "float64": "double precision",
-        "string": "text",
-        "bool": "boolean",
-        "date": "date",
-        "timestamp": "timestamp with time zone",
-    },
-}
 
 
 def quote(identifier: str) -> str:
@@ -51,15 +33,9 @@ def table_name(contract: Contract) -> str:
     return qualified(contract.schema, contract.table)
 
 
-def column_type(column: Column, dialect: str) -> str:
-    if column.type == "decimal":
-        return f"DECIMAL({column.precision}, {column.scale})"
-    return TYPES[dialect][column.type]
-
-
 def create_table_sql(contract: Contract, dialect: str) -> str:
     columns = ",\n  ".join(
-        f"{quote(c.name)} {column_type(c, dialect)}{'' if c.nullable else ' NOT NULL'}"
+        f"{quote(c.name)} {sql_type(c, dialect)}{'' if c.nullable else ' NOT NULL'}"
         for c in contract.columns
     )
     return f"CREATE TABLE IF NOT EXISTS {table_name(contract)} (\n  {columns}\n)"

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from platform_assets.contracts import Contract
-from platform_assets.quality.validation import ValidatedChunk, reasons_json, record_json
 from platform_assets.warehouse.arrow import quarantine_table, to_arrow
+from platform_assets.warehouse.records import ValidatedChunk, reasons_json, record_json
 from platform_assets.warehouse.sinks import Sink
 
 if TYPE_CHECKING:

@@ -22,10 +22,9 @@ from platform_assets.contracts import Contract, contracts
 from platform_assets.quality.validation import (
     SchemaDriftError,
     pandera_schema,
-    reasons_json,
-    record_json,
     validate_chunk,
 )
+from platform_assets.warehouse.records import reasons_json, record_json
 from platform_assets_tests.conftest import TEST_DAY
 
 DAY = pd.Timestamp(TEST_DAY)

@@ -14,10 +14,10 @@ from platform_assets.quality.drift import FrameDrift, tolerated
 from platform_assets.quality.validation import (
     SchemaDriftError,
     pandera_schema,
-    record_json,
     validate_chunk,
     warm_up,
 )
+from platform_assets.warehouse.records import record_json
 from platform_assets_tests.conftest import TEST_DAY
 
 ORDERS = contracts()["orders"]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from platform_assets.contracts.model import Column, Contract, Freshness
-from platform_assets.quality.validation import ValidatedChunk
+from platform_assets.warehouse.records import ValidatedChunk
 from platform_assets.warehouse.resource import Warehouse
 
 DAY = date(2026, 3, 10)

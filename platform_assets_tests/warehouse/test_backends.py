@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from platform_assets.contracts.model import Column
-from platform_assets.quality.validation import ValidatedChunk
 from platform_assets.warehouse.arrow import arrow_schema, to_arrow
+from platform_assets.warehouse.records import ValidatedChunk
 from platform_assets.warehouse.resource import Warehouse
 from platform_assets_tests.warehouse.dataset import (
     CUSTOMERS,

@@ -1,0 +1,83 @@
+"""The code location: the tables configured in ``defs/``, plus what every table shares.
+
+The company's sources and tables are configuration (``defs/<folder>/defs.yaml`` and the
+contracts beside it). This module adds the platform's own parts, which name no table: the
+warehouse, alerting and lineage resources, the daily job and its schedule, the alert and
+lineage sensors, loggers and the executor.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from platform_assets.alerts.resource import alerting_from_env
+from platform_assets.alerts.sensors import alert_sensors
+from platform_assets.automation.executors import build_executor
+from platform_assets.automation.schedules import daily_job, daily_schedule
+from platform_assets.components.common import ConfigError
+from platform_assets.contracts import use_defs_dir
+from platform_assets.home import embedded_warehouse_url
+from platform_assets.observability.logging import pipeline_loggers
+from platform_assets.observability.openlineage import openlineage_from_env, openlineage_sensor
+from platform_assets.warehouse.resource import Warehouse
+
+SHARED_RESOURCES = ("warehouse", "alerting", "openlineage", "io_manager")
+
+
+def warehouse() -> Warehouse:
+    """PLATFORM_WAREHOUSE_URL (read at run time: it may hold a password), else DuckDB."""
+    if os.environ.get("PLATFORM_WAREHOUSE_URL"):
+        return Warehouse(url=dg.EnvVar("PLATFORM_WAREHOUSE_URL"))
+    return Warehouse(url=embedded_warehouse_url())
+
+
+def platform_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        jobs=[daily_job],
+        schedules=[daily_schedule],
+        sensors=[*alert_sensors(), openlineage_sensor],
+        resources={
+            "warehouse": warehouse(),
+            "alerting": alerting_from_env(),
+            "openlineage": openlineage_from_env(),
+        },
+        loggers=pipeline_loggers(),  # run config "loggers: {json: {}}": Dagster lines as JSON
+        executor=build_executor(),  # PLATFORM_EXECUTOR: multiprocess | in_process | celery
+    )
+
+
+def check_connections(defs: dg.Definitions) -> None:
+    """Every asset's connection is one that some folder of defs/ defines."""
+    known = {*(defs.resources or {}), "io_manager"}  # Dagster supplies its default
+    for asset in defs.assets or []:
+        assert isinstance(asset, dg.AssetsDefinition)
+        for key in sorted(asset.required_resource_keys - known):
+            raise ConfigError(
+                f"{asset.key.to_user_string()} reads connection {key!r}, which no folder of "
+                f"defs/ defines; connections: {sorted(known - set(SHARED_RESOURCES))}"
+            )
+
+
+def own_tree() -> dg.ComponentTree:
+    """This package's defs folder, found from the module rather than from pyproject.toml so
+    that an installed wheel (a worker image) loads the same tables as a checkout."""
+    import platform_assets.defs
+
+    return dg.ComponentTree.from_module(platform_assets.defs, Path(__file__).resolve().parents[1])
+
+
+def build_definitions(tree: dg.ComponentTree | None = None) -> dg.Definitions:
+    """``tree``: the project whose defs folder holds the tables (default: this package)."""
+    tree = tree or own_tree()
+    use_defs_dir(Path(tree.defs_module_path))
+    defs = dg.Definitions.merge(tree.build_defs(), platform_definitions())
+    check_connections(defs)
+    return defs
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -1,0 +1,116 @@
+"""``make run`` and ``make dev``: the platform on the embedded default, with demo sources.
+
+``run`` materializes every asset for the latest complete day in-process and prints a
+per-asset summary; ``dev`` serves the Dagster UI and daemon with schedules running.
+Both start the demo API as a child process with a fresh random token and stop it after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from platform_assets.automation.partitions import PARTITIONS_START
+from platform_assets.demo.config import (
+    CUSTOMER_LOOKBACK_DAYS,
+    DemoConfig,
+    demo_landing_dir,
+    demo_source_db_url,
+)
+from platform_assets.demo.drops import write_drops
+from platform_assets.demo.process import DemoApi
+from platform_assets.demo.sql_source import seed_database
+from platform_assets.home import prepare_environment
+from platform_assets.processes import default_signals, stop_group
+
+DEV_UI_PORT = "3000"
+DEV_API_PORT = "8765"
+DEMO_DEFECT_RATE = "0.01"  # make run shows the quarantine at work unless told otherwise
+
+
+def latest_complete_day() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -> None:
+    """Seed the source database and the landing directory for every partition so far."""
+    first_day = date.fromisoformat(PARTITIONS_START)
+    seed_database(
+        demo_source_db_url(env), cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day
+    )
+    write_drops(Path(demo_landing_dir(env)), cfg, first_day, last_day)
+
+
+def run(env: dict[str, str]) -> int:
+    import dagster as dg
+
+    from platform_assets.definitions import build_definitions
+    from platform_assets.observability.summary import format_summary, summarize
+
+    env.setdefault("PLATFORM_DEMO_DEFECT_RATE", DEMO_DEFECT_RATE)
+    prepare_environment(env)
+    env.setdefault("PLATFORM_API_TOKEN", secrets.token_urlsafe(24))
+    cfg = DemoConfig.from_env(env)
+    day = latest_complete_day()
+    prepare_demo_sources(env, cfg, day)
+    with DemoApi(cfg, env["PLATFORM_API_TOKEN"]) as api:
+        env["PLATFORM_API_URL"] = api.url
+        defs = build_definitions()
+        with dg.DagsterInstance.get() as instance:
+            result = defs.resolve_job_def("daily_job").execute_in_process(
+                partition_key=day.isoformat(), instance=instance, raise_on_error=False
+            )
+    keys = defs.resolve_asset_graph().toposorted_asset_keys
+    print(f"\nplatform_assets: partition {day} on {env.get('PLATFORM_WAREHOUSE_URL', 'DuckDB')}")
+    print(format_summary(summarize(result, keys)))
+    print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    print("Open the UI with `make dev`, then http://127.0.0.1:3000")
+    return 0 if result.success else 1
+
+
+def dev(env: dict[str, str]) -> int:
+    prepare_environment(env)
+    env.setdefault("PLATFORM_API_TOKEN", secrets.token_urlsafe(24))
+    cfg = DemoConfig.from_env(env)
+    prepare_demo_sources(env, cfg, latest_complete_day())
+    # A SIGTERM to the launcher must still stop the UI and the demo API (finally blocks).
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    ui_port = env.get("PLATFORM_UI_PORT", DEV_UI_PORT)
+    api_port = int(env.get("PLATFORM_DEV_API_PORT", DEV_API_PORT))
+    with DemoApi(cfg, env["PLATFORM_API_TOKEN"], port=api_port) as api:
+        env["PLATFORM_API_URL"] = api.url
+        dagster = Path(sys.executable).with_name("dagster")
+        ui = subprocess.Popen(
+            [str(dagster), "dev", "-h", "127.0.0.1", "-p", ui_port, "-w", "workspace.yaml"],
+            env=env,
+            start_new_session=True,
+            preexec_fn=default_signals,  # shells may start us with SIGINT/SIGTERM ignored
+        )
+        print(f"Dagster UI: http://127.0.0.1:{ui_port} (demo API at {api.url}); Ctrl-C stops both")
+        try:
+            return ui.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            stop_group(ui)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="platform", description=__doc__)
+    parser.add_argument("command", choices=["run", "dev"])
+    args = parser.parse_args(argv)
+    return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

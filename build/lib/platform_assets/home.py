@@ -1,0 +1,44 @@
+"""The platform's home: where the embedded default keeps its state (warehouse, instance).
+
+Read when called, never at import: a process that sets PLATFORM_HOME before it builds the
+definitions (a test, the launcher) gets its own home.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+
+EMBEDDED_INSTANCE = """\
+# Embedded instance for make run / make dev: SQLite storage under this directory.
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+concurrency:
+  pools:
+    # DuckDB admits one writing process: warehouse steps run one at a time.
+    default_limit: 1
+    granularity: op
+"""
+
+
+def platform_home(env: Mapping[str, str] = os.environ) -> Path:
+    return Path(env.get("PLATFORM_HOME", ".platform")).resolve()
+
+
+def embedded_warehouse_url(env: Mapping[str, str] = os.environ) -> str:
+    return f"duckdb:///{platform_home(env) / 'warehouse.duckdb'}"
+
+
+def prepare_environment(env: MutableMapping[str, str]) -> None:
+    """Defaults for the embedded profile, set in ``env`` (os.environ for the CLIs)."""
+    home = platform_home(env)
+    env.setdefault("PLATFORM_HOME", str(home))
+    dagster_home = Path(env.setdefault("DAGSTER_HOME", str(home / "dagster_home"))).resolve()
+    env["DAGSTER_HOME"] = str(dagster_home)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = dagster_home / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.write_text(EMBEDDED_INSTANCE)

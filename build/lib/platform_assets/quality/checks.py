@@ -1,0 +1,469 @@
+"""Blocking asset checks derived from contracts, evaluated in the warehouse per partition.
+
+Checks run as SQL where the data lives, on exactly the partition just written, and are
+declared on the asset (``check_specs``) so a failure blocks downstream steps in the run.
+Every check of a contract is blocking; its severity (ERROR unless the contract's
+``check_severity`` says WARN) decides whether a failure blocks. Metadata carries what a
+person needs to act: counts, thresholds, history and a small sample of failing rows, never
+the values of columns the contract marks ``pii``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import dagster as dg
+
+from platform_assets.contracts import Contract
+from platform_assets.contracts.model import (
+    DRIFT_CHECK,
+    FOREIGN_KEY_PREFIX,
+    PRIMARY_KEY_CHECK,
+    QUARANTINE_CHECK,
+    VALUES_CHECK,
+    VOLUME_CHECK,
+    Column,
+)
+from platform_assets.quality.anomaly import judge_volume
+from platform_assets.quality.drift import (
+    FrameDrift,
+    tolerated,
+    warehouse_columns,
+    warehouse_findings,
+)
+from platform_assets.warehouse.resource import Warehouse
+from platform_assets.warehouse.sessions import Session
+from platform_assets.warehouse.sql import (
+    QUARANTINE_SCHEMA,
+    QUARANTINE_TABLE,
+    column_list,
+    qualified,
+    quote,
+    table_name,
+)
+
+__all__ = ["PRIMARY_KEY_CHECK", "LoadFacts", "check_specs", "run_checks"]
+
+SAMPLE_SIZE = 5
+REASON_SCAN_LIMIT = 1000  # quarantined rows read to count reasons by column and check
+PII_MASK = "<pii>"
+SQL_OPS = {"==": "="}  # row-rule operators that SQL spells differently
+
+
+@dataclass(frozen=True)
+class LoadFacts:
+    """What the asset knows about the load it just did, beyond what the warehouse holds."""
+
+    partition_key: str = ""
+    run_id: str | None = None
+    loaded_rows: int | None = None
+    frame_drift: FrameDrift | None = None
+    evolved: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One check run: a session, the contract and the partition it judges."""
+
+    session: Session
+    contract: Contract
+    partition_value: date | None
+    facts: LoadFacts
+
+    @property
+    def table(self) -> str:
+        return table_name(self.contract)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"partition": self.partition_value}
+
+    def where(self, *clauses: str, alias: str = "") -> str:
+        """`` WHERE`` over the partition (when partitioned) and the given clauses."""
+        prefix = f"{alias}." if alias else ""
+        parts = [f"({c})" for c in clauses if c]  # a clause may hold OR: keep it whole
+        if self.contract.partition_column is not None:
+            parts.append(f"{prefix}{quote(self.contract.partition_column)} = :partition")
+        return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        return self.session.execute(sql, {**self.params, **(params or {})})[0][0]
+
+    def sample(self, predicate: str, params: dict[str, Any] | None = None, alias: str = "") -> Any:
+        """Up to SAMPLE_SIZE matching rows of the partition, PII columns left out."""
+        shown = [c for c in self.contract.column_names if c not in self.contract.pii_columns]
+        prefix = f"{alias}." if alias else ""
+        columns = ", ".join(f"{prefix}{quote(c)}" for c in shown)
+        keys = ", ".join(f"{prefix}{quote(k)}" for k in self.contract.primary_key)
+        rows = self.session.execute(
+            f"SELECT {columns} FROM {self.table} {alias}{self.where(predicate, alias=alias)} "  # noqa: S608
+            f"ORDER BY {keys} LIMIT {SAMPLE_SIZE}",
+            {**self.params, **(params or {})},
+        )
+        return dg.MetadataValue.json([dict(zip(shown, map(_text, r), strict=True)) for r in rows])
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- specs ----------------------------------------------------------------------------------
+
+
+def _parent(column: Column, catalog: Mapping[str, Contract]) -> Contract:
+    """The contract a foreign key points at (the loader checked that it exists)."""
+    return catalog[(column.references or "").split(".")[0]]
+
+
+def _describe(contract: Contract, name: str, catalog: Mapping[str, Contract]) -> str:
+    if name == PRIMARY_KEY_CHECK:
+        keys = ", ".join(contract.primary_key)
+        return f"Primary key ({keys}) is unique and never null in the partition."
+    if name == VALUES_CHECK:
+        return "Accepted values, min/max ranges and row rules hold in the warehouse."
+    if name.startswith(FOREIGN_KEY_PREFIX):
+        column = contract.column(name.removeprefix(FOREIGN_KEY_PREFIX))
+        text = f"Every {column.name} exists in {column.references} (any partition)."
+        if _parent(column, catalog).layer == "raw":
+            text += " Orphans whose parent row sits in quarantine are counted apart, tolerated."
+        return text
+    if name == QUARANTINE_CHECK:
+        return f"At most {contract.quarantine_threshold:.0%} of extracted rows are quarantined."
+    if name == VOLUME_CHECK:
+        volume = contract.volume
+        text = f"At least {volume.min_rows} rows"
+        if contract.is_partitioned:
+            text += (
+                f"; robust z-score (median/MAD) of the row count against the last "
+                f"{volume.history_partitions} partitions within ±{volume.max_abs_z}, judged "
+                f"from {volume.min_history} partitions of history on"
+            )
+        return text + "."
+    return (
+        f"Extracted columns and the warehouse table match {contract.source_file} "
+        f"(drift_policy: {contract.drift_policy}); every difference is reported."
+    )
+
+
+def check_specs(contract: Contract, catalog: Mapping[str, Contract]) -> list[dg.AssetCheckSpec]:
+    """One blocking spec per check the contract implies; WARN results never block.
+    ``catalog``: every contract of the project (foreign keys name their parents)."""
+    specs = []
+    for name in contract.check_names:
+        severity = contract.severity(name)
+        suffix = "" if severity == "ERROR" else f" Severity {severity}: reported, never blocks."
+        specs.append(
+            dg.AssetCheckSpec(
+                name,
+                asset=contract.table,
+                blocking=True,
+                description=_describe(contract, name, catalog) + suffix,
+            )
+        )
+    return specs
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def primary_key_check(scope: Scope) -> Outcome:
+    """Counts null and duplicated keys; a sample of duplicated key values to act on."""
+    contract = scope.contract
+    keys = column_list(contract.primary_key)
+    any_null = " OR ".join(f"{quote(k)} IS NULL" for k in contract.primary_key)
+    grouped = f"FROM {scope.table}{scope.where()} GROUP BY {keys} HAVING count(*) > 1"
+    nulls = scope.scalar(f"SELECT count(*) FROM {scope.table}{scope.where(f'({any_null})')}")  # noqa: S608
+    duplicated = scope.scalar(f"SELECT count(*) FROM (SELECT {keys} {grouped}) AS d")  # noqa: S608
+    sample = scope.session.execute(
+        f"SELECT {keys}, count(*) AS n {grouped} ORDER BY n DESC, {keys} LIMIT {SAMPLE_SIZE}",  # noqa: S608
+        scope.params,
+    )
+    names = [*contract.primary_key, "copies"]
+    masked = [
+        [
+            PII_MASK if n in contract.pii_columns else _text(v)
+            for n, v in zip(names, row, strict=True)
+        ]
+        for row in sample
+    ]
+    return Outcome(
+        passed=nulls == 0 and duplicated == 0,
+        metadata={
+            "null_keys": nulls,
+            "duplicated_keys": duplicated,
+            "primary_key": ", ".join(contract.primary_key),
+            "sample_duplicates": dg.MetadataValue.json(
+                [dict(zip(names, row, strict=True)) for row in masked]
+            ),
+        },
+        description=f"{nulls} null keys, {duplicated} duplicated keys",
+    )
+
+
+def _column_predicates(column: Column) -> list[tuple[str, str, dict[str, Any]]]:
+    name, q = column.name, quote(column.name)
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    if column.accepted_values is not None:
+        params = {f"{name}_v{i}": v for i, v in enumerate(column.accepted_values)}
+        values = ", ".join(f":{p}" for p in params)
+        predicate = f"{q} IS NOT NULL AND CAST({q} AS VARCHAR) NOT IN ({values})"
+        found.append((f"{name} in accepted_values", predicate, params))
+    if column.min is not None:
+        found.append((f"{name} >= {column.min}", f"{q} < :{name}_min", {f"{name}_min": column.min}))
+    if column.max is not None:
+        found.append((f"{name} <= {column.max}", f"{q} > :{name}_max", {f"{name}_max": column.max}))
+    return found
+
+
+def value_predicates(contract: Contract) -> list[tuple[str, str, dict[str, Any]]]:
+    """(rule, SQL predicate of a violating row, parameters) for every value rule."""
+    found = [p for column in contract.columns for p in _column_predicates(column)]
+    for rule in contract.row_rules:
+        op = SQL_OPS.get(rule.op, rule.op)
+        found.append((str(rule), f"NOT ({quote(rule.left)} {op} {quote(rule.right)})", {}))
+    return found
+
+
+def values_check(scope: Scope) -> Outcome:
+    """Re-checks the contract's value rules on the loaded rows, where downstream reads them."""
+    predicates = value_predicates(scope.contract)
+    params = {k: v for _, _, p in predicates for k, v in p.items()}
+    counts = scope.session.execute(
+        "SELECT "  # noqa: S608 - quoted identifiers, bound values
+        + ", ".join(f"sum(CASE WHEN {pred} THEN 1 ELSE 0 END)" for _, pred, _ in predicates)
+        + f" FROM {scope.table}{scope.where()}",
+        {**scope.params, **params},
+    )[0]
+    violations = {rule: int(n or 0) for (rule, _, _), n in zip(predicates, counts, strict=True)}
+    failing = [pred for (_, pred, _), n in zip(predicates, counts, strict=True) if n]
+    metadata: dict[str, Any] = {
+        "violations": dg.MetadataValue.json(violations),
+        "failing_rows_total": sum(violations.values()),
+    }
+    if failing:
+        metadata["sample_failing_rows"] = scope.sample(
+            " OR ".join(f"({p})" for p in failing), params
+        )
+    bad = {rule: n for rule, n in violations.items() if n}
+    return Outcome(not bad, metadata, f"violations: {bad}" if bad else "all value rules hold")
+
+
+def _table_exists(session: Session, schema: str, table: str) -> bool:
+    return bool(
+        session.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = :schema AND table_name = :table",
+            {"schema": schema, "table": table},
+        )[0][0]
+    )
+
+
+def _quarantined_keys(session: Session, parent: Contract) -> str:
+    """SQL: the distinct key values (as text, column ``k``) of the parent's quarantined rows.
+
+    A derived table joined once (a hash join), never a per-row subquery over parsed JSON.
+    """
+    if parent.layer != "raw" or not _table_exists(session, QUARANTINE_SCHEMA, QUARANTINE_TABLE):
+        return "SELECT CAST(NULL AS VARCHAR) AS k WHERE 1 = 0"
+    json_type = "JSON" if session.dialect == "duckdb" else "jsonb"
+    return (
+        f"SELECT DISTINCT CAST(q.record AS {json_type}) ->> CAST(:parent_key AS VARCHAR) AS k "  # noqa: S608
+        f"FROM {qualified(QUARANTINE_SCHEMA, QUARANTINE_TABLE)} q WHERE q.asset = :parent_asset"
+    )
+
+
+def foreign_key_check(scope: Scope, column: Column, parent: Contract) -> Outcome:
+    """Orphans: child keys with no parent row; those whose parent was quarantined are apart."""
+    parent_key = (column.references or "").split(".")[1]
+    metadata: dict[str, Any] = {"references": column.references}
+    if not _table_exists(scope.session, parent.schema, parent.table):
+        metadata["parent_missing"] = f"{parent.schema}.{parent.table} does not exist"
+        return Outcome(False, metadata, f"parent table {parent.table} does not exist")
+    child = f"c.{quote(column.name)}"
+    orphan = (
+        f"{child} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table_name(parent)} p "  # noqa: S608
+        f"WHERE p.{quote(parent_key)} = {child})"
+    )
+    quarantined = _quarantined_keys(scope.session, parent)
+    params = {"parent_asset": parent.table, "parent_key": parent_key}
+    orphans, keys, in_quarantine = scope.session.execute(
+        f"SELECT count(*), count(DISTINCT o.k), count(qk.k) FROM "  # noqa: S608
+        f"(SELECT {child} AS k FROM {scope.table} c{scope.where(orphan, alias='c')}) o "
+        f"LEFT JOIN ({quarantined}) qk ON qk.k = CAST(o.k AS VARCHAR)",
+        {**scope.params, **params},
+    )[0]
+    unexplained = orphans - in_quarantine
+    metadata |= {
+        "orphan_rows": orphans,
+        "orphan_keys": keys,
+        "orphans_with_quarantined_parent": int(in_quarantine),
+        "orphans_unexplained": int(unexplained),
+    }
+    if unexplained:
+        explained = (
+            f"EXISTS (SELECT 1 FROM ({quarantined}) qk WHERE qk.k = CAST({child} AS VARCHAR))"  # noqa: S608
+        )
+        metadata["sample_orphans"] = scope.sample(f"{orphan} AND NOT {explained}", params, "c")
+    text = f"{unexplained} orphaned rows without a parent, {in_quarantine} with a quarantined one"
+    return Outcome(unexplained == 0, metadata, text)
+
+
+def _safe_record(record: Any, contract: Contract) -> dict[str, Any]:
+    record = json.loads(record) if isinstance(record, str) else record
+    return {k: PII_MASK if k in contract.pii_columns else v for k, v in record.items()}
+
+
+def _safe_reasons(reasons: Any, contract: Contract) -> list[dict[str, Any]]:
+    reasons = json.loads(reasons) if isinstance(reasons, str) else reasons
+    return [
+        {**r, "value": PII_MASK}
+        if set(str(r.get("column", "")).split(",")) & contract.pii_columns
+        else r
+        for r in reasons
+    ]
+
+
+def quarantine_check(scope: Scope) -> Outcome:
+    """Share of this load's extracted rows that went to platform.quarantine."""
+    contract, facts = scope.contract, scope.facts
+    clauses = "asset = :asset AND partition_key = :partition_key"
+    params: dict[str, Any] = {"asset": contract.table, "partition_key": facts.partition_key}
+    if facts.run_id is not None:
+        clauses += " AND run_id = :run_id"
+        params["run_id"] = facts.run_id
+    source = f"FROM {qualified(QUARANTINE_SCHEMA, QUARANTINE_TABLE)} WHERE {clauses}"
+    quarantined = scope.scalar(f"SELECT count(*) {source}", params)  # noqa: S608
+    loaded = facts.loaded_rows
+    if loaded is None:
+        loaded = scope.scalar(f"SELECT count(*) FROM {scope.table}{scope.where()}")  # noqa: S608
+    extracted = quarantined + loaded
+    rate = quarantined / extracted if extracted else 0.0
+    threshold = contract.quarantine_threshold or 0.0
+    reasons: Counter[str] = Counter()
+    for (raw,) in scope.session.execute(
+        f"SELECT reasons {source} LIMIT {REASON_SCAN_LIMIT}", params
+    ):  # noqa: S608
+        reasons.update({f"{r['column']}: {r['check']}" for r in _safe_reasons(raw, contract)})
+    sample = scope.session.execute(f"SELECT record, reasons {source} LIMIT {SAMPLE_SIZE}", params)  # noqa: S608
+    metadata = {
+        "rows_quarantined": quarantined,
+        "rows_extracted": extracted,
+        "quarantine_rate": round(rate, 6),
+        "threshold": threshold,
+        "reasons": dg.MetadataValue.json(dict(reasons.most_common())),
+        "sample_quarantined": dg.MetadataValue.json(
+            [
+                {"record": _safe_record(r, contract), "reasons": _safe_reasons(why, contract)}
+                for r, why in sample
+            ]
+        ),
+    }
+    text = f"{quarantined} of {extracted} rows quarantined ({rate:.2%}; max {threshold:.2%})"
+    return Outcome(rate <= threshold, metadata, text)
+
+
+def volume_check(scope: Scope) -> Outcome:
+    """Rows in the partition against min_rows and the trailing history of the same table."""
+    contract, volume = scope.contract, scope.contract.volume
+    count = scope.scalar(f"SELECT count(*) FROM {scope.table}{scope.where()}")  # noqa: S608
+    history_rows: list[tuple] = []
+    if contract.partition_column is not None:
+        column = quote(contract.partition_column)
+        history_rows = scope.session.execute(
+            f"SELECT {column}, count(*) FROM {scope.table} WHERE {column} < :partition "  # noqa: S608
+            f"GROUP BY {column} ORDER BY {column} DESC LIMIT {int(volume.history_partitions)}",
+            scope.params,
+        )
+    history = tuple(int(n) for _, n in history_rows)
+    verdict = judge_volume(count, history, volume, contract.is_partitioned)
+    metadata: dict[str, Any] = {
+        "row_count": count,
+        "min_rows": volume.min_rows,
+        "max_abs_z": volume.max_abs_z,
+        "min_history": volume.min_history,
+        "history": dg.MetadataValue.json(
+            [{"partition": str(p), "rows": int(n)} for p, n in history_rows]
+        ),
+        "verdict": verdict.reason,
+    }
+    if verdict.median is not None:
+        metadata |= {"median": verdict.median, "mad": verdict.mad, "z": verdict.z}
+    return Outcome(verdict.passed, metadata, verdict.reason)
+
+
+def drift_check(scope: Scope) -> Outcome:
+    """Extracted-column and warehouse-table drift, each finding judged by the drift policy."""
+    contract, facts = scope.contract, scope.facts
+    findings = facts.frame_drift.findings() if facts.frame_drift is not None else []
+    findings += warehouse_findings(contract, warehouse_columns(scope.session, contract))
+    for finding in findings:
+        finding["tolerated"] = tolerated(contract, finding)
+    violations = [f for f in findings if not f["tolerated"]]
+    metadata = {
+        "drift_policy": contract.drift_policy,
+        "contract": contract.source_file,
+        "findings": dg.MetadataValue.json(findings),
+        "violations": len(violations),
+        "evolved_columns": dg.MetadataValue.json(list(facts.evolved)),
+    }
+    summary = "; ".join(f"{f['where']} {f['kind']}: {f['column']}" for f in findings)
+    return Outcome(not violations, metadata, summary or "no drift")
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+def _checks(
+    contract: Contract, catalog: Mapping[str, Contract]
+) -> list[tuple[str, Callable[[Scope], Outcome]]]:
+    by_name: dict[str, Callable[[Scope], Outcome]] = {
+        PRIMARY_KEY_CHECK: primary_key_check,
+        VALUES_CHECK: values_check,
+        QUARANTINE_CHECK: quarantine_check,
+        VOLUME_CHECK: volume_check,
+        DRIFT_CHECK: drift_check,
+    }
+    for column in contract.foreign_keys:
+        parent = _parent(column, catalog)
+        by_name[f"{FOREIGN_KEY_PREFIX}{column.name}"] = lambda s, c=column, p=parent: (
+            foreign_key_check(s, c, p)
+        )
+    return [(name, by_name[name]) for name in contract.check_names]
+
+
+def run_checks(
+    warehouse: Warehouse,
+    contract: Contract,
+    catalog: Mapping[str, Contract],
+    partition_value: date | None,
+    facts: LoadFacts | None = None,
+) -> list[dg.AssetCheckResult]:
+    """Every check of the contract on one partition, in one warehouse session."""
+    results = []
+    with warehouse.session() as session:
+        scope = Scope(session, contract, partition_value, facts or LoadFacts())
+        for name, check in _checks(contract, catalog):
+            outcome = check(scope)
+            results.append(
+                dg.AssetCheckResult(
+                    check_name=name,
+                    asset_key=contract.table,
+                    passed=bool(outcome.passed),
+                    severity=dg.AssetCheckSeverity[contract.severity(name)],
+                    metadata=outcome.metadata,
+                    description=outcome.description,
+                )
+            )
+    return results

@@ -1,0 +1,482 @@
+"""Row-level validation of extracted chunks against a contract.
+
+Every extracted row ends up either in ``valid`` (typed, in contract column order) or in
+``quarantined`` with the original record and every reason it failed, so the counts
+always add up. Types are coerced here, value by value, because a failed coercion in
+pandera hides the value checks of the same column; pandera then judges the typed rows.
+Coercion is strict about Python types (a boolean is not a number, a number is not a
+timestamp) so that a source changing a field's type shows up as quarantined rows and as
+schema drift, never as silently reinterpreted values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import operator
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import pandera.pandas as pa
+
+from platform_assets.contracts import Column, Contract, contracts
+
+PANDAS_DTYPES: dict[str, Any] = {
+    "int64": "Int64",
+    "float64": "Float64",
+    "decimal": "Float64",
+    "string": "str",
+    "bool": "boolean",
+    "date": "datetime64[us]",
+    "timestamp": pd.DatetimeTZDtype("us", "UTC"),
+}
+COMPARATORS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+SAMPLE_VALUE_CHARS = 200
+VALIDATION_BATCH_ROWS = 50_000  # rows per validate_chunk call (see validation_batches)
+INT64_LIMIT = 2**63  # exclusive upper bound of int64
+MAX_NUMBER_CHARS = 64
+_NUMBER_TYPES = (int, float, str, Decimal, np.integer, np.floating)
+_NUMBER_KINDS = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "string"})
+_TEMPORAL_TYPES = (str, dt.date, np.datetime64)  # dt.datetime and pd.Timestamp are dt.date
+_TEMPORAL_KINDS = frozenset({"string", "date", "datetime", "datetime64", "empty"})
+
+
+class SchemaDriftError(ValueError):
+    """The extracted data's columns do not match the contract, and its drift policy says so."""
+
+
+@dataclass
+class ValidatedChunk:
+    valid: pd.DataFrame
+    quarantined: list[dict[str, Any]] = field(default_factory=list)  # {"record", "reasons"}
+    extra_columns: list[str] = field(default_factory=list)  # extracted, not in the contract
+    missing_columns: list[str] = field(default_factory=list)  # filled with nulls (evolve)
+    non_null: dict[str, int] = field(default_factory=dict)  # per contract column, as extracted
+    unparseable: dict[str, int] = field(default_factory=dict)  # non-null, not of the type
+
+    @property
+    def extracted(self) -> int:
+        return len(self.valid) + len(self.quarantined)
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, np.generic):  # np.int64(-5) reads as -5 in a reason
+        value = value.item()
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= SAMPLE_VALUE_CHARS else text[:SAMPLE_VALUE_CHARS] + "..."
+
+
+def _kind(series: pd.Series) -> str:
+    """pandas' C-speed guess of an object column's value types ("integer", "string", ...)."""
+    return pd.api.types.infer_dtype(series, skipna=True)
+
+
+def _only(series: pd.Series, types: tuple[type, ...], kinds: frozenset[str]) -> pd.Series:
+    """Object columns keep only values of the given Python types; others become NA.
+
+    ``kinds`` are the ``infer_dtype`` answers that imply every value is of ``types`` (and
+    none a bool): the common, clean case skips the per-value check.
+    """
+    if series.dtype != object or _kind(series) in kinds:
+        return series
+    keep = series.map(
+        lambda v: isinstance(v, types) and not isinstance(v, bool | np.bool_), na_action="ignore"
+    )
+    return series.where(keep.fillna(False).astype(bool))
+
+
+_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def _as_int(value: Any) -> int | None:
+    """An exact int64, or None: digits, integral numbers; never a bool or a fraction."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_NUMBER_CHARS:  # no int64 is spelled longer; int() would balk
+            return None
+        if _INTEGER_TEXT.fullmatch(value):
+            number: Any = int(value)
+        else:
+            try:
+                number = float(value)
+            except ValueError:
+                return None
+    elif isinstance(value, int | np.integer | float | np.floating | Decimal):
+        number = value
+    else:
+        return None
+    if isinstance(number, float | np.floating | Decimal):
+        if not math.isfinite(number) or number != int(number):
+            return None
+        number = int(number)
+    return int(number) if -INT64_LIMIT <= number < INT64_LIMIT else None
+
+
+def _coerce_int(series: pd.Series, present_values: pd.Series) -> pd.Series:
+    """``_as_int`` for every value, vectorized where that cannot change the answer.
+
+    Exact integers (Python or NumPy ints, never bools) and, in float columns, finite
+    integral floats convert in bulk; an int64 overflow in the bulk sends the column to the
+    per-value path, which quarantines the huge values instead of rounding them. Everything
+    else (text, fractions, Decimals, odd types) goes value by value through ``_as_int``.
+    """
+    present = present_values.to_numpy()
+    numbers = np.zeros(len(series), dtype=np.int64)
+    if pd.api.types.is_float_dtype(series.dtype):
+        floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(floats) & (floats == np.trunc(floats))
+            ok &= (floats >= -INT64_LIMIT) & (floats < INT64_LIMIT)
+        numbers[ok] = floats[ok].astype(np.int64)
+        return pd.Series(pd.arrays.IntegerArray(numbers, ~ok), index=series.index)
+    values = series.to_numpy(dtype=object)
+    if series.dtype == object and _kind(series) == "integer":  # no bools: "mixed-integer"
+        exact = present
+    else:
+        exact = present & np.fromiter((type(v) is int for v in values), bool, len(values))
+    try:
+        numbers[exact] = values[exact].astype(np.int64)
+    except OverflowError:  # beyond int64 somewhere: let _as_int find out which
+        exact = np.zeros(len(values), dtype=bool)
+    ok = exact.copy()
+    for position in np.flatnonzero(present & ~exact):
+        number = _as_int(values[position])
+        if number is not None:
+            numbers[position], ok[position] = number, True
+    return pd.Series(pd.arrays.IntegerArray(numbers, ~ok), index=series.index)
+
+
+def _coerce_numeric(series: pd.Series, dtype: str, present: pd.Series | None) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return pd.Series(pd.NA, index=series.index, dtype=dtype)
+    if dtype == "Int64":
+        if pd.api.types.is_integer_dtype(series.dtype):
+            return series.astype(dtype)
+        return _coerce_int(series, series.notna() if present is None else present)
+    return pd.to_numeric(_only(series, _NUMBER_TYPES, _NUMBER_KINDS), errors="coerce").astype(dtype)
+
+
+def _coerce_string(series: pd.Series) -> pd.Series:
+    if series.dtype == object and _kind(series) in ("string", "empty"):
+        series = series.astype("str")  # every value is text already (or missing)
+    elif not (pd.api.types.is_string_dtype(series.dtype) and series.dtype != object):
+        is_text = series.map(lambda v: isinstance(v, str), na_action="ignore")
+        series = series.where(is_text.fillna(False).astype(bool)).astype("str")
+    # PostgreSQL text cannot hold NUL characters: such a value cannot be loaded as it is.
+    has_nul = series.str.contains("\x00", regex=False).fillna(False).astype(bool)
+    return series.where(~has_nul) if has_nul.any() else series
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, str):
+        value = value.lower()
+    elif not isinstance(value, bool | int | float | np.bool_ | np.number):
+        return None
+    return {True: True, False: False, "true": True, "false": False, "1": True, "0": False}.get(
+        value
+    )
+
+
+def _coerce_bool(series: pd.Series) -> pd.Series:
+    return series.map(_as_bool, na_action="ignore").astype("boolean")
+
+
+def _coerce_temporal(series: pd.Series, column: Column) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        series = pd.Series(pd.NaT, index=series.index, dtype=object)
+    # No cache: parsing ISO 8601 in C is cheaper than hashing every value to look it up
+    # (a day's worth of identical dates parsed 3x faster without it).
+    values = _only(series, _TEMPORAL_TYPES, _TEMPORAL_KINDS)
+    parsed = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True, cache=False)
+    if column.type == "date":
+        return parsed.dt.tz_localize(None).dt.normalize().astype("datetime64[us]")
+    return parsed.astype(PANDAS_DTYPES["timestamp"])
+
+
+def coerce_column(series: pd.Series, column: Column, present: pd.Series | None = None) -> pd.Series:
+    """The series in the contract's dtype; values that cannot be converted become NA.
+
+    ``present``: ``series.notna()``, when the caller has it already (a pass over an object
+    column costs as much as converting it)."""
+    if column.type in ("int64", "float64", "decimal"):
+        return _coerce_numeric(series, PANDAS_DTYPES[column.type], present)
+    if column.type == "string":
+        return _coerce_string(series)
+    if column.type == "bool":
+        return _coerce_bool(series)
+    if column.type in ("date", "timestamp"):
+        return _coerce_temporal(series, column)
+    raise ValueError(f"column {column.name!r}: unsupported type {column.type!r}")
+
+
+def _column_checks(column: Column) -> list[pa.Check]:
+    checks = []
+    if column.min is not None:
+        checks.append(pa.Check.ge(column.min))
+    if column.max is not None:
+        checks.append(pa.Check.le(column.max))
+    if column.accepted_values is not None:
+        checks.append(pa.Check.isin(list(column.accepted_values)))
+    if column.pattern is not None:
+        checks.append(pa.Check.str_matches(column.pattern))
+    return checks
+
+
+@lru_cache(maxsize=64)
+def pandera_schema(contract: Contract) -> pa.DataFrameSchema:
+    """The pandera schema of a contract's typed rows (types are coerced beforehand).
+
+    Cached per contract (a frozen, hashable dataclass): building it costs more than
+    validating a small chunk. Callers must not modify the schema they get.
+    """
+    columns = {
+        c.name: pa.Column(PANDAS_DTYPES[c.type], checks=_column_checks(c), nullable=c.nullable)
+        for c in contract.columns
+    }
+    row_checks = [
+        pa.Check(
+            lambda df, r=rule: COMPARATORS[r.op](df[r.left], df[r.right]).fillna(True),
+            name=str(rule),
+        )
+        for rule in contract.row_rules
+    ]
+    return pa.DataFrameSchema(
+        columns,
+        checks=row_checks,
+        unique=list(contract.primary_key),
+        report_duplicates="exclude_first",
+        name=contract.table,
+    )
+
+
+def drift_message(contract: Contract, missing: list[str], extra: list[str]) -> str:
+    """What changed, which contract it breaks and what the policy allows, in one line."""
+    parts = []
+    if missing:
+        parts.append(f"missing columns {missing}")
+    if extra:
+        parts.append(f"unexpected columns {[_short(str(c)) for c in extra]}")
+    rename = missing and extra
+    hint = " (a renamed column shows as one missing and one unexpected)" if rename else ""
+    return (
+        f"{contract.table}: extracted data drifted from contract {contract.source_file} "
+        f"(drift_policy: {contract.drift_policy}): {'; '.join(parts)}{hint}. "
+        "Extra columns are tolerated under ignore_extra/evolve, missing nullable columns only "
+        "under evolve; update the contract or the source."
+    )
+
+
+def _check_drift(frame: pd.DataFrame, contract: Contract) -> tuple[list[str], list[str]]:
+    """(extra, missing) columns the policy tolerates; raises SchemaDriftError otherwise."""
+    names = [str(c) for c in frame.columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise SchemaDriftError(
+            f"{contract.table}: extracted data has duplicated columns {duplicated} "
+            f"(contract {contract.source_file})"
+        )
+    expected = contract.column_names
+    missing = [c for c in expected if c not in names]
+    extra = [n for n in names if n not in expected]
+    policy = contract.drift_policy
+    missing_ok = policy == "evolve" and all(contract.column(c).nullable for c in missing)
+    if (missing and not missing_ok) or (extra and policy == "fail"):
+        raise SchemaDriftError(drift_message(contract, missing, extra))
+    return extra, missing
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _decimal_overflow(typed: pd.Series, column: Column) -> pd.Series:
+    """Values too large for DECIMAL(precision, scale) would fail the whole load."""
+    limit = 10.0 ** (column.precision - column.scale)
+    return (typed.abs() >= limit).fillna(False).astype(bool)
+
+
+def _type_reasons(
+    frame: pd.DataFrame, typed: pd.DataFrame, contract: Contract, notna: dict[str, pd.Series]
+) -> tuple[dict[int, list[dict[str, Any]]], dict[str, int], dict[str, int]]:
+    reasons: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    non_null: dict[str, int] = {}
+    unparseable: dict[str, int] = {}
+    for column in contract.columns:
+        present = notna[column.name]
+        bad = typed[column.name].isna() & present
+        check = f"type({column.type})"
+        if column.type == "decimal":
+            overflow = _decimal_overflow(typed[column.name], column)
+            bad, check = bad | overflow, f"type(decimal({column.precision},{column.scale}))"
+        non_null[column.name], unparseable[column.name] = int(present.sum()), int(bad.sum())
+        for idx in bad[bad].index:
+            value = _short(frame.at[idx, column.name])
+            reasons[idx].append({"column": column.name, "check": check, "value": value})
+    return reasons, non_null, unparseable
+
+
+def validation_batches(
+    chunks: Iterable[pd.DataFrame], rows: int = VALIDATION_BATCH_ROWS
+) -> Iterator[pd.DataFrame]:
+    """Consecutive extracted chunks joined into batches of about ``rows`` rows, in order.
+
+    Validating costs ~15 ms per call however small the chunk (pandera's fixed overhead, the
+    per-column passes), so 1,000-row API pages spent more time there than in the data. A
+    batch holds at most ``rows`` rows plus one chunk, so memory stays bounded by the batch.
+    Only chunks of one shape (same columns, same dtypes) are joined: a page whose columns
+    drift starts a batch of its own, so validation still sees and reports that drift exactly
+    (joining would fill the missing column with nulls, or upcast a column's values).
+    """
+    if rows < 1:
+        raise ValueError(f"rows must be positive, got {rows}")
+    pending: list[pd.DataFrame] = []
+    pending_rows, shape = 0, None
+    for chunk in chunks:
+        chunk_shape = (tuple(chunk.columns), tuple(chunk.dtypes))
+        if pending and (chunk_shape != shape or chunk.columns.has_duplicates):
+            yield _joined(pending)
+            pending, pending_rows = [], 0
+        pending.append(chunk)
+        pending_rows += len(chunk)
+        shape = chunk_shape
+        if pending_rows >= rows or chunk.columns.has_duplicates:
+            yield _joined(pending)
+            pending, pending_rows = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+
+def validate_chunk(
+    frame: pd.DataFrame, contract: Contract, partition_value: pd.Timestamp | None = None
+) -> ValidatedChunk:
+    """Split one extracted chunk into typed valid rows and quarantined rows with reasons.
+
+    Raises SchemaDriftError when the columns drift in a way the contract's policy forbids.
+    """
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    extra, missing = _check_drift(frame, contract)
+    for name in missing:  # tolerated under evolve: nullable, so null is a valid value
+        frame[name] = None
+    notna = {c.name: frame[c.name].notna() for c in contract.columns}
+    typed = pd.DataFrame(
+        {c.name: coerce_column(frame[c.name], c, notna[c.name]) for c in contract.columns},
+        index=frame.index,
+    )
+    reasons, non_null, unparseable = _type_reasons(frame, typed, contract, notna)
+    if partition_value is not None and contract.partition_column is not None:
+        outside = typed[contract.partition_column] != partition_value
+        for idx in outside[outside.fillna(False).astype(bool)].index:
+            value = typed.at[idx, contract.partition_column]
+            reasons[idx].append(
+                {
+                    "column": contract.partition_column,
+                    "check": f"in_partition({partition_value.date()})",
+                    "value": _short(str(value)),
+                }
+            )
+    candidates = typed.drop(index=list(reasons)) if reasons else typed
+    try:
+        pandera_schema(contract).validate(candidates, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        _collect_pandera_reasons(exc.failure_cases, contract, reasons)
+    bad = sorted(reasons)
+    original = _records(frame.loc[bad, [*contract.column_names, *extra]]) if bad else []
+    quarantined = [
+        {"record": record, "reasons": reasons[idx]}
+        for idx, record in zip(bad, original, strict=True)
+    ]
+    return ValidatedChunk(
+        valid=typed.drop(index=bad) if bad else typed,
+        quarantined=quarantined,
+        extra_columns=extra,
+        missing_columns=missing,
+        non_null=non_null,
+        unparseable=unparseable,
+    )
+
+
+def _collect_pandera_reasons(
+    failures: pd.DataFrame, contract: Contract, reasons: dict[int, list[dict[str, Any]]]
+) -> None:
+    row_level = failures[failures["index"].notna()]
+    schema_level = failures[failures["index"].isna()]
+    if not schema_level.empty:
+        raise SchemaDriftError(
+            f"{contract.table}: contract {contract.source_file} violated for the whole chunk: "
+            + "; ".join(
+                f"{r.column}: {r.check} ({r.failure_case})" for r in schema_level.itertuples()
+            )
+        )
+    rules = {str(rule): rule for rule in contract.row_rules}
+    for row in row_level.itertuples():
+        column, check, value = row.column, str(row.check), _short(row.failure_case)
+        if check == "multiple_fields_uniqueness":
+            check, column = "unique(primary_key)", ",".join(contract.primary_key)
+        elif check in rules:  # a row rule fails once per row, not once per column
+            column, value = f"{rules[check].left},{rules[check].right}", None
+        entry = {"column": column, "check": check, "value": value}
+        if entry not in reasons[int(row.index)]:
+            reasons[int(row.index)].append(entry)
+
+
+def _storable(value: Any) -> Any:
+    """JSON that PostgreSQL's jsonb accepts: no NaN/Infinity, no NUL characters, anywhere."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, dict):
+        return {_storable(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\\x00")
+    return value
+
+
+def reasons_json(reasons: list[dict[str, Any]]) -> str:
+    return json.dumps(_storable(reasons), default=lambda v: _storable(str(v)), allow_nan=False)
+
+
+def record_json(record: dict[str, Any]) -> str:
+    return json.dumps(
+        _storable(record), default=lambda v: _storable(str(v)), ensure_ascii=False, allow_nan=False
+    )
+
+
+def warm_up() -> None:
+    """Build every contract's schema and run pandera once on empty frames.
+
+    pandera imports its pandas backend on the first validation: a Celery worker calls this
+    before its pool forks, so no pool process pays that on its first step.
+    """
+    for contract in contracts().values():
+        empty = pd.DataFrame(
+            {c.name: pd.Series(dtype=PANDAS_DTYPES[c.type]) for c in contract.columns}
+        )
+        pandera_schema(contract).validate(empty, lazy=True)

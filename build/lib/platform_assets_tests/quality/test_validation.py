@@ -1,0 +1,210 @@
+"""The drift and defect corpus at the validation step: what is raised, loaded and quarantined."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from platform_assets.contracts import Column, Contract, contracts
+from platform_assets.demo.config import DemoConfig
+from platform_assets.demo.generator import orders_for_day
+from platform_assets.quality.drift import FrameDrift, tolerated
+from platform_assets.quality.validation import (
+    SchemaDriftError,
+    pandera_schema,
+    record_json,
+    validate_chunk,
+    warm_up,
+)
+from platform_assets_tests.conftest import TEST_DAY
+
+ORDERS = contracts()["orders"]
+DAY = pd.Timestamp(TEST_DAY)
+CFG = DemoConfig(seed=11, orders_per_day=20, customers_per_day=12, defect_rate=0.0)
+
+
+def orders() -> pd.DataFrame:
+    """Twenty clean orders as the API delivers them, as Python objects (any value fits)."""
+    return orders_for_day(TEST_DAY, CFG).astype(object)
+
+
+def reasons_by_key(chunk) -> dict:
+    return {
+        q["record"]["order_id"]: [(r["column"], r["check"]) for r in q["reasons"]]
+        for q in chunk.quarantined
+    }
+
+
+def with_policy(contract: Contract, policy: str) -> Contract:
+    return replace(contract, drift_policy=policy)
+
+
+def test_extra_column_fails_loudly_under_policy_fail() -> None:
+    frame = orders().assign(coupon="SPRING")
+    with pytest.raises(SchemaDriftError) as error:
+        validate_chunk(frame, ORDERS, DAY)
+    message = str(error.value)
+    assert "unexpected columns ['coupon']" in message
+    assert "orders.yaml" in message and "drift_policy: fail" in message
+
+
+@pytest.mark.parametrize("policy", ["ignore_extra", "evolve"])
+def test_extra_column_is_dropped_and_reported_under_tolerant_policies(policy: str) -> None:
+    contract = with_policy(ORDERS, policy)
+    drift = FrameDrift(contract)
+    chunk = drift.add(validate_chunk(orders().assign(coupon="SPRING"), contract, DAY))
+    assert len(chunk.valid) == 20 and not chunk.quarantined
+    assert list(chunk.valid.columns) == contract.column_names
+    [finding] = drift.findings()
+    assert (finding["kind"], finding["column"]) == ("added", "coupon")
+    assert tolerated(contract, finding)
+
+
+def test_missing_column_fails_and_names_it() -> None:
+    with pytest.raises(SchemaDriftError, match=r"missing columns \['currency'\]"):
+        validate_chunk(orders().drop(columns=["currency"]), ORDERS, DAY)
+
+
+def test_missing_nullable_column_loads_as_null_under_evolve_only() -> None:
+    columns = tuple(
+        replace(c, nullable=True) if c.name == "currency" else c for c in ORDERS.columns
+    )
+    contract = replace(ORDERS, columns=columns, drift_policy="evolve")
+    drift = FrameDrift(contract)
+    chunk = drift.add(validate_chunk(orders().drop(columns=["currency"]), contract, DAY))
+    assert len(chunk.valid) == 20 and chunk.valid["currency"].isna().all()
+    assert [(f["kind"], f["column"], tolerated(contract, f)) for f in drift.findings()] == [
+        ("removed", "currency", True)
+    ]
+    with pytest.raises(SchemaDriftError, match=r"missing columns \['status'\]"):
+        validate_chunk(orders().drop(columns=["status"]), contract, DAY)  # not nullable
+
+
+def test_renamed_column_names_both_sides() -> None:
+    frame = orders().rename(columns={"customer_id": "client_id"})
+    with pytest.raises(SchemaDriftError) as error:
+        validate_chunk(frame, with_policy(ORDERS, "ignore_extra"), DAY)
+    message = str(error.value)
+    assert "missing columns ['customer_id']" in message
+    assert "unexpected columns ['client_id']" in message and "renamed" in message
+
+
+def test_type_change_quarantines_every_row_and_is_reported_as_drift() -> None:
+    frame = orders()
+    frame["amount_cents"] = [f"{v / 100:.2f} USD" for v in frame["amount_cents"]]
+    drift = FrameDrift(ORDERS)
+    chunk = drift.add(validate_chunk(frame, ORDERS, DAY))
+    assert len(chunk.valid) == 0 and len(chunk.quarantined) == 20
+    assert set(map(tuple, sum(reasons_by_key(chunk).values(), []))) == {
+        ("amount_cents", "type(int64)")
+    }
+    [finding] = drift.findings()
+    assert finding["kind"] == "type_changed" and finding["column"] == "amount_cents"
+    assert finding["detail"] == "all 20 values fail type int64"
+    assert not tolerated(with_policy(ORDERS, "evolve"), finding)  # never tolerated
+
+
+def test_nulls_in_the_key_are_quarantined() -> None:
+    frame = orders()
+    frame.loc[[3, 7], "order_id"] = None
+    chunk = validate_chunk(frame, ORDERS, DAY)
+    assert len(chunk.valid) == 18
+    assert reasons_by_key(chunk) == {None: [("order_id", "not_nullable")]}
+    assert [q["reasons"] for q in chunk.quarantined][0] == [
+        {"column": "order_id", "check": "not_nullable", "value": "<NA>"}
+    ]
+    assert len(chunk.quarantined) == 2
+
+
+def test_duplicate_keys_keep_the_first_row() -> None:
+    frame = pd.concat([orders(), orders().iloc[[4, 9]]], ignore_index=True)
+    chunk = validate_chunk(frame, ORDERS, DAY)
+    assert len(chunk.valid) == 20 and chunk.valid["order_id"].is_unique
+    dup_ids = list(orders()["order_id"].iloc[[4, 9]])
+    assert reasons_by_key(chunk) == {k: [("order_id", "unique(primary_key)")] for k in dup_ids}
+
+
+def test_out_of_range_and_unknown_values_are_quarantined_with_every_reason() -> None:
+    frame = orders()
+    frame.loc[2, "amount_cents"] = -5
+    frame.loc[2, "status"] = "lost"
+    frame.loc[5, "currency"] = "EUR"
+    chunk = validate_chunk(frame, ORDERS, DAY)
+    ids = list(frame["order_id"])
+    assert reasons_by_key(chunk) == {
+        ids[2]: [("status", "isin(['completed', 'pending', 'cancelled', 'refunded'])"),
+                 ("amount_cents", "greater_than_or_equal_to(0)")],
+        ids[5]: [("currency", "isin(['USD'])")],
+    }  # fmt: skip
+    [amount] = [r for r in chunk.quarantined[0]["reasons"] if r["column"] == "amount_cents"]
+    assert amount["value"] == "-5"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "check"),
+    [
+        ("amount_cents", True, "type(int64)"),  # a boolean is not a number
+        ("amount_cents", 12.5, "type(int64)"),
+        ("amount_cents", 2**64, "type(int64)"),  # beyond int64
+        ("amount_cents", [1], "type(int64)"),
+        ("order_ts", 5, "type(timestamp)"),  # a number is not a timestamp
+        ("order_ts", "yesterday", "type(timestamp)"),
+        ("status", 7, "type(string)"),
+        ("status", "a\x00b", "type(string)"),  # PostgreSQL text cannot hold NUL
+    ],
+)
+def test_strict_coercion_quarantines_values_of_the_wrong_type(column, value, check) -> None:
+    frame = orders()
+    frame.at[0, column] = value
+    chunk = validate_chunk(frame, ORDERS, DAY)
+    assert len(chunk.valid) == 19
+    assert [(r["column"], r["check"]) for r in chunk.quarantined[0]["reasons"]] == [(column, check)]
+    assert "\\u0000" not in record_json(chunk.quarantined[0]["record"])
+
+
+def test_integral_values_of_any_spelling_load_exactly() -> None:
+    frame = orders()
+    big = 2026031099999999  # above 2**53: must not pass through a float
+    frame.loc[0:3, "amount_cents"] = ["1200", 1300.0, " 1400 ", 1500]
+    frame.at[4, "order_id"] = str(big)
+    chunk = validate_chunk(frame, ORDERS, DAY)
+    assert not chunk.quarantined
+    assert list(chunk.valid["amount_cents"].iloc[:4]) == [1200, 1300, 1400, 1500]
+    assert chunk.valid["order_id"].iloc[4] == big
+
+
+def test_decimal_values_beyond_the_column_precision_are_quarantined() -> None:
+    contract = replace(
+        ORDERS,
+        columns=(
+            *ORDERS.columns,
+            Column("tax_usd", "decimal", "Tax.", nullable=True, precision=6, scale=2),
+        ),
+    )
+    frame = orders().assign(tax_usd=1.5)
+    frame.at[0, "tax_usd"] = 10_000.0  # DECIMAL(6,2) holds up to 9999.99
+    chunk = validate_chunk(frame, contract, DAY)
+    assert [(r["column"], r["check"]) for r in chunk.quarantined[0]["reasons"]] == [
+        ("tax_usd", "type(decimal(6,2))")
+    ]
+
+
+def test_rows_outside_the_partition_are_quarantined() -> None:
+    frame = orders()
+    frame.at[1, "order_date"] = "2026-03-09"
+    chunk = validate_chunk(frame, ORDERS, DAY)
+    assert [(r["column"], r["check"]) for r in chunk.quarantined[0]["reasons"]] == [
+        ("order_date", "in_partition(2026-03-10)")
+    ]
+
+
+def test_warm_up_builds_every_contract_schema_once():
+    """What a Celery worker runs before forking: every schema built (and cached) and
+    validated once, so pool processes inherit them instead of building them per step."""
+    pandera_schema.cache_clear()
+    warm_up()
+    assert pandera_schema.cache_info().currsize == len(contracts())
+    warm_up()
+    assert pandera_schema.cache_info().misses == len(contracts())
