@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from platform_assets.contracts import Contract
+from platform_assets.contracts.types import type_label
 
 
 def column_schema(contract: Contract) -> dg.TableSchema:
@@ -14,7 +15,7 @@ def column_schema(contract: Contract) -> dg.TableSchema:
         columns=[
             dg.TableColumn(
                 name=c.name,
-                type=c.type if c.type != "decimal" else f"decimal({c.precision},{c.scale})",
+                type=type_label(c),
                 description=c.description,
                 constraints=dg.TableColumnConstraints(
                     nullable=c.nullable,

@@ -43,7 +43,7 @@ def sql_dependencies(sql: str, catalog: Mapping[str, Contract], where: str) -> t
             f"{where}: must hold one SELECT (the table's rows), got {got}; "
             "the platform writes the partition itself"
         )
-    tree = normalize_identifiers(tree, dialect="postgres")  # Raw.Orders is raw.orders
+    tree = normalize_identifiers(tree, dialect="postgres")  # Raw.Tickets is raw.tickets
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     deps = set()
     for table in tree.find_all(exp.Table):

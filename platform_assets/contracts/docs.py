@@ -34,7 +34,7 @@ INTRO = f"""\
      platform_assets/defs/. Do not edit by hand. -->
 
 Every table has one contract: a YAML file in `platform_assets/defs/`, beside the
-`defs.yaml` of its source (`defs/storefront_api/orders.yaml`) or, for a staging or mart
+`defs.yaml` of its source (`defs/<source>/<table>.yaml`) or, for a staging or mart
 table, beside its query (`defs/marts/<table>.sql` + `<table>.yaml`); every YAML file there
 other than `defs.yaml` is a contract. How to add one: [sources.md](sources.md). It is the
 single source of truth: the pandera schema that splits extracted rows into loaded and

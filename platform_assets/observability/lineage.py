@@ -1,7 +1,7 @@
 """Column lineage of the marts, from the ``lineage:`` their contracts declare per column.
 
 Declared, not parsed from SQL: a reviewer reads it next to the column's description, and it
-names intent (``orders`` counts ``stg_orders.order_id``) where a parser sees only ``count(*)``.
+names intent (``tickets`` counts ``stg_tickets.ticket_id``) where a parser sees only ``count(*)``.
 The loader rejects a lineage entry naming a column no contract has.
 """
 

@@ -2,7 +2,7 @@
 
 Asset code logs through ``pipeline_log(context)`` (and ``.bind(chunk=n)`` inside a chunk
 loop). In the UI (the run's event log) a line reads ``chunk 3: 1000 rows valid, 0 quarantined
-[asset=orders partition=2026-03-10 chunk=3]``, whatever the format. With
+[asset=tickets partition=2026-03-10 chunk=3]``, whatever the format. With
 PLATFORM_LOG_FORMAT=json every such line is also written to stdout as one JSON object
 (run_id, job, asset, partition, chunk, level, message) for Elasticsearch, Datadog or Loki, in
 whatever process runs the step (in-process, multiprocess, Celery worker).
@@ -79,7 +79,7 @@ def pipeline_log(context: dg.AssetExecutionContext, **fields: Any) -> PipelineLo
 
 
 def _partitioned(context: dg.AssetExecutionContext) -> bool:
-    """An unpartitioned asset in a partitioned run (customers in daily_job) has no partition."""
+    """An unpartitioned asset in a partitioned run (in daily_job) has no partition."""
     return context.has_partition_key and context.assets_def.partitions_def is not None
 
 

@@ -1,7 +1,7 @@
 """Gates between layers: a partition whose checks failed is never consumed downstream.
 
 Within one run Dagster already skips the downstream steps of a failed blocking check. A
-later run (materializing ``stg_orders`` alone for a day whose ``orders`` gate failed) has
+later run (materializing ``stg_tickets`` alone for a day whose ``tickets`` gate failed) has
 no such memory, so every transform starts with ``assert_upstream_gates``: it finds the
 latest materialization of each upstream partition it reads, the check evaluations emitted
 with that materialization, and fails naming the asset, partition and check when one of

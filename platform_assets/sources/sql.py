@@ -24,7 +24,7 @@ from platform_assets.sources.progress import DEFAULT_EVERY_S, Log, Progress, def
 
 @dataclass(frozen=True)
 class SqlTable:
-    """A source table. ``key`` orders the rows (deterministic chunks); ``updated_column`` is
+    """A source table. ``key`` sorts the rows (deterministic chunks); ``updated_column`` is
     the high-water-mark column of incremental reads; ``window_column`` bounds partitions."""
 
     name: str
