@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,11 @@ print(json.dumps({"file": platform_assets.__file__, "assets": sorted(k.path[-1] 
 
 def test_an_installed_wheel_loads_every_configured_table(tmp_path: Path) -> None:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(tmp_path), str(REPO)], check=True)
+    source = tmp_path / "src"  # setuptools builds in the source tree: not in the checkout
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(REPO / "platform_assets", source / "platform_assets", ignore=ignore)
+    shutil.copy(REPO / "pyproject.toml", source / "pyproject.toml")
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(tmp_path), str(source)], check=True)
     [wheel] = tmp_path.glob("platform_assets-*.whl")
     target = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True)
