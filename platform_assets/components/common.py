@@ -210,3 +210,12 @@ class ContractTable(dg.Resolvable, dg.Model):
         description="The table's contract file, relative to this folder (e.g. tickets.yaml): "
         "columns, types, keys, rules, owner, freshness. Its `table` names the asset."
     )
+
+
+class PlatformComponent(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
+    """The base of this platform's component types: clear errors for their YAML, and the
+    strict template scope (``env``, ``home``)."""
+
+    @classmethod
+    def get_additional_scope(cls) -> dict[str, Any]:
+        return template_scope()

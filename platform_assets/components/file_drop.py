@@ -7,7 +7,6 @@ its day's partition once, and moves malformed files aside with the reason.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -15,11 +14,10 @@ from pydantic import Field
 
 from platform_assets.automation.drop_sensor import build_drop_sensor
 from platform_assets.components.common import (
-    ClearYamlErrors,
     ConfigError,
     ContractTable,
     Located,
-    template_scope,
+    PlatformComponent,
 )
 from platform_assets.components.raw_asset import ExtractRequest, RawSource, build_raw_asset
 from platform_assets.sources.files import CsvDialect, DropPattern, LandingDirectory
@@ -50,15 +48,11 @@ class Table(ContractTable):
     sensor: Sensor = Sensor()
 
 
-class FileDropSource(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
+class FileDropSource(PlatformComponent):
     """A landing directory and the daily CSV drops read from it."""
 
     landing_dir: str = Field(description="The directory files land in.")
     tables: list[Table] = Field(min_length=1)
-
-    @classmethod
-    def get_additional_scope(cls) -> dict[str, Any]:
-        return template_scope()
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         here = Located(context)

@@ -10,7 +10,6 @@ when the committed file is stale (a test runs the same comparison).
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import inspect
 import sys
@@ -21,6 +20,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+
+from platform_assets.contracts.docs import write_or_check
 
 COMPONENTS_MODULE = "platform_assets.components"
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "components.md"
@@ -198,20 +199,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = DOCS_PATH.read_text() if DOCS_PATH.exists() else ""
-        if current != text:
-            print(f"{DOCS_PATH} is stale: run python -m platform_assets.components.reference")
-            return 1
-        return 0
-    DOCS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    DOCS_PATH.write_text(text)
-    print(f"wrote {DOCS_PATH}")
-    return 0
+    return write_or_check(DOCS_PATH, render(), "platform_assets.components.reference", argv)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,11 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from platform_assets.components.common import (
-    ClearYamlErrors,
     ConfigError,
     ContractTable,
     Located,
+    PlatformComponent,
     env_name,
-    template_scope,
 )
 from platform_assets.components.raw_asset import ExtractRequest, RawSource, build_raw_asset
 from platform_assets.contracts import Contract
@@ -244,16 +243,12 @@ class Table(ContractTable):
         return rendered
 
 
-class RestApiSource(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
+class RestApiSource(PlatformComponent):
     """A REST API and the tables read from it: one asset per table, daily-partitioned when
     its contract has a partition column, gated by the checks its contract implies."""
 
     connection: Connection
     tables: list[Table] = Field(min_length=1)
-
-    @classmethod
-    def get_additional_scope(cls) -> dict[str, Any]:
-        return template_scope()
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         here = Located(context)

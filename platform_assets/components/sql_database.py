@@ -20,12 +20,11 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from platform_assets.components.common import (
-    ClearYamlErrors,
     ConfigError,
     ContractTable,
     Located,
+    PlatformComponent,
     env_name,
-    template_scope,
 )
 from platform_assets.components.raw_asset import ExtractRequest, RawSource, build_raw_asset
 from platform_assets.contracts import Contract
@@ -82,7 +81,7 @@ class Table(ContractTable):
         return self
 
 
-class SqlDatabaseSource(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
+class SqlDatabaseSource(PlatformComponent):
     """A SQL database and the tables read from it: one asset per table."""
 
     connection: Connection | str = Field(
@@ -90,10 +89,6 @@ class SqlDatabaseSource(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
         "whose SqlDatabaseSource connection these tables share."
     )
     tables: list[Table] = Field(min_length=1)
-
-    @classmethod
-    def get_additional_scope(cls) -> dict[str, Any]:
-        return template_scope()
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         here = Located(context)

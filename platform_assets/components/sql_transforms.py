@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import sqlglot
@@ -20,10 +19,9 @@ from sqlglot import exp
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from platform_assets.components.common import (
-    ClearYamlErrors,
     ConfigError,
     Located,
-    template_scope,
+    PlatformComponent,
 )
 from platform_assets.components.sql_asset import build_sql_asset
 from platform_assets.contracts import Contract
@@ -77,16 +75,12 @@ def check_lineage(contract: Contract, deps: tuple[str, ...], where: str) -> None
                 )
 
 
-class SqlTransforms(ClearYamlErrors, dg.Component, dg.Resolvable, dg.Model):
+class SqlTransforms(PlatformComponent):
     """Staging or mart tables built in the warehouse: one asset per ``.sql`` file here."""
 
     exclude: list[str] = Field(
         default_factory=list, description="SQL files in this folder that are not tables."
     )
-
-    @classmethod
-    def get_additional_scope(cls) -> dict[str, Any]:
-        return template_scope()
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         here = Located(context)

@@ -198,21 +198,25 @@ def render(all_contracts: dict[str, Contract] | None = None) -> str:
     return "\n".join(sections)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(path: Path, text: str, command: str, argv: list[str] | None) -> int:
+    """The generated docs' command line: write ``path``, or with --check exit 1 if stale."""
+    parser = argparse.ArgumentParser(description=f"Write {path.name}, generated.")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     args = parser.parse_args(argv)
-    text = render()
     if args.check:
-        current = DOCS_PATH.read_text() if DOCS_PATH.exists() else ""
+        current = path.read_text() if path.exists() else ""
         if current != text:
-            print(f"{DOCS_PATH} is stale: run python -m platform_assets.contracts.docs")
+            print(f"{path} is stale: run python -m {command}")
             return 1
         return 0
-    DOCS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    DOCS_PATH.write_text(text)
-    print(f"wrote {DOCS_PATH}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"wrote {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(DOCS_PATH, render(), "platform_assets.contracts.docs", argv)
 
 
 if __name__ == "__main__":
