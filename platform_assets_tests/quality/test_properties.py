@@ -35,7 +35,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-huge_text = st.builds(lambda c, n: c * n, st.characters(), st.integers(1_000, 50_000))
+huge_text = st.builds(lambda c, n: c * n, st.characters(codec="utf-8"), st.integers(1_000, 50_000))
 weird = st.one_of(
     st.none(),
     st.booleans(),
