@@ -1,8 +1,9 @@
 """One end-to-end load of one partition, in its own process: ``python -m bench.e2e``.
 
 demo API child process -> RestApi pages -> contract validation -> partition replace, the
-raw asset's loop (``assets/raw.py``: the orders extractor from RAW_SOURCES, pages joined by
-``validation_batches``) without the Dagster run around it and without the asset checks.
+raw asset's loop (``components/raw_asset.py``: the orders table as configured in
+``defs/storefront_api/defs.yaml``, pages joined by ``validation_batches``) without the
+Dagster run around it and without the asset checks.
 Prints one JSON line: seconds, rows, the time split and this process's peak RSS (VmHWM; the
 demo API server is another process and not counted).
 
@@ -25,9 +26,12 @@ from pathlib import Path
 
 import pandas as pd
 import requests
+import yaml
 
 from bench.data import DAY, TOKEN, config, orders_contract
-from platform_assets.assets.raw import ORDERS, RAW_SOURCES, ExtractRequest
+from platform_assets.components.raw_asset import ExtractRequest
+from platform_assets.components.rest_api import Table
+from platform_assets.contracts.loader import DEFS_DIR
 from platform_assets.demo.process import DemoApi
 from platform_assets.quality.drift import FrameDrift
 from platform_assets.quality.validation import (
@@ -43,17 +47,23 @@ PAGE_SIZE = 1000  # the demo API's maximum
 WORKERS = int(os.environ.get("BENCH_API_WORKERS", "1"))
 
 
+def configured_orders() -> Table:
+    """The orders table's entry in the demo's defs.yaml (its endpoint, params, paginator)."""
+    defs = yaml.safe_load((DEFS_DIR / "storefront_api" / "defs.yaml").read_text())
+    [entry] = [t for t in defs["attributes"]["tables"] if t["contract"] == "orders.yaml"]
+    return Table.model_validate(entry)
+
+
 def platform_pages(
     api_url: str, workers: int, batch: int, generic_decode: bool
 ) -> Iterator[pd.DataFrame]:
-    """The orders asset's extractor, as configured in RAW_SOURCES, with no rate limit."""
+    """The orders asset's extractor, as configured in defs/, with no rate limit."""
     api = RestApi(base_url=api_url, token=TOKEN, page_size=PAGE_SIZE, max_workers=workers)
     request = ExtractRequest(DAY, None, logging.getLogger("bench"))
-    if generic_decode:  # the extractor without the contract's columns: no fast decoding
-        pages = api.pages(ORDERS, {"date": DAY.isoformat()}, request.log)
-    else:
-        source = next(s for s in RAW_SOURCES if s.table == "orders")
-        pages = source.extract(api, request)
+    table = configured_orders()
+    # Without the contract's columns the extractor cannot decode pages the fast way.
+    columns = None if generic_decode else orders_contract().column_names
+    pages = api.pages(table.endpoint(), table.render_params(request), request.log, columns)
     return validation_batches(pages, batch)
 
 
