@@ -91,6 +91,7 @@ def load_metadata(
         "rows_extracted": stats.extracted,
         "rows_loaded": stats.loaded,
         "rows_quarantined": stats.quarantined,
+        "rows_collapsed": stats.collapsed,  # exact duplicates: extracted = loaded + both
         "quarantine_rate": stats.quarantined / stats.extracted if stats.extracted else 0.0,
         "chunks": stats.chunks,
         "duration_s": round(seconds, 3),
@@ -180,7 +181,10 @@ def build_raw_asset(
                 if mark is not None:
                     mark.observe(chunk.valid)
         stats = writer.stats
-        log.info(f"rows: {stats.loaded} loaded, {stats.quarantined} quarantined")
+        log.info(
+            f"rows: {stats.loaded} loaded, {stats.quarantined} quarantined, "
+            f"{stats.collapsed} exact duplicates collapsed"
+        )
         metadata = load_metadata(warehouse, contract, day, stats, time.monotonic() - started)
         return dg.MaterializeResult(
             metadata=metadata | (mark.metadata() | {"full_refresh": refresh} if mark else {}),

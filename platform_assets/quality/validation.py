@@ -237,13 +237,9 @@ def pandera_schema(contract: Contract) -> pa.DataFrameSchema:
         )
         for rule in contract.row_rules
     ]
-    return pa.DataFrameSchema(
-        columns,
-        checks=row_checks,
-        unique=list(contract.primary_key),
-        report_duplicates="exclude_first",
-        name=contract.table,
-    )
+    # No key uniqueness here: a batch cannot see the partition's other batches. The load
+    # resolves duplicate keys across the whole partition (warehouse/duplicates.py).
+    return pa.DataFrameSchema(columns, checks=row_checks, name=contract.table)
 
 
 def drift_message(contract: Contract, missing: list[str], extra: list[str]) -> str:
@@ -411,9 +407,7 @@ def _collect_pandera_reasons(
     rules = {str(rule): rule for rule in contract.row_rules}
     for row in row_level.itertuples():
         column, check, value = row.column, str(row.check), _short(row.failure_case)
-        if check == "multiple_fields_uniqueness":
-            check, column = "unique(primary_key)", ",".join(contract.primary_key)
-        elif check in rules:  # a row rule fails once per row, not once per column
+        if check in rules:  # a row rule fails once per row, not once per column
             column, value = f"{rules[check].left},{rules[check].right}", None
         entry = {"column": column, "check": check, "value": value}
         if entry not in reasons[int(row.index)]:

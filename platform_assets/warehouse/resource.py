@@ -27,6 +27,7 @@ from pydantic import Field
 from platform_assets.contracts import Contract
 from platform_assets.contracts.types import sql_type
 from platform_assets.warehouse.arrow import arrow_schema
+from platform_assets.warehouse.duplicates import resolve_duplicates
 from platform_assets.warehouse.sessions import Session, dialect_of, load_transaction, transaction
 from platform_assets.warehouse.sinks import BATCH_BYTES
 from platform_assets.warehouse.sql import (
@@ -55,6 +56,16 @@ def _partition_filter(contract: Contract, partition_value: date | None) -> tuple
     if partition_value is None:
         raise ValueError(f"{contract.table} is partitioned: a partition value is required")
     return f" WHERE {quote(contract.partition_column)} = :partition", {"partition": partition_value}
+
+
+def _resolve(
+    writer: PartitionWriter, stage: str, asset: str, partition_key: str, run_id: str
+) -> None:
+    """Duplicate keys across the whole staged load: collapse copies, quarantine conflicts."""
+    duplicates = resolve_duplicates(
+        writer.session, writer.contract, stage, asset, partition_key, run_id
+    )
+    writer.stats.resolved(duplicates)
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -110,8 +121,11 @@ class Warehouse(dg.ConfigurableResource):
     ) -> Iterator[PartitionWriter]:
         """Replace one partition (or the whole unpartitioned table) and its quarantine rows.
 
-        The rows stream into the table as chunks arrive; they replace the old partition
-        at the commit when the block ends, and vanish with the rollback if it raises.
+        The rows stream into a temporary staging table as chunks arrive; when the block ends,
+        duplicate keys of the whole partition are resolved there (exact copies collapse,
+        conflicting ones go to quarantine, see ``duplicates.py``) and the rows move to the
+        table. They replace the old partition at the commit, and vanish with the rollback
+        if the block raises. A table without a primary key is written directly.
         """
         self.ensure_table(contract)
         where, params = _partition_filter(contract, partition_value)
@@ -123,12 +137,28 @@ class Warehouse(dg.ConfigurableResource):
                 "WHERE asset = :asset AND partition_key = :partition_key",
                 {"asset": asset, "partition_key": partition_key},
             )
-            rows = session.table_sink(contract.schema, contract.table, arrow_schema(contract))
+            if not contract.primary_key:  # no key, no duplicates: rows go straight in
+                rows = session.table_sink(contract.schema, contract.table, arrow_schema(contract))
+                writer = PartitionWriter(
+                    session, contract, asset, partition_key, run_id, rows, session.quarantine_sink()
+                )
+                yield writer
+                writer.finish()
+                return
+            stage, rows = session.stage(contract)
+            quarantine = session.quarantine_sink()
             writer = PartitionWriter(
-                session, contract, asset, partition_key, run_id, rows, session.quarantine_sink()
+                session, contract, asset, partition_key, run_id, rows, quarantine
             )
             yield writer
             writer.finish()
+            _resolve(writer, stage, asset, partition_key, run_id)
+            columns = column_list(contract.column_names)
+            session.execute(
+                f"INSERT INTO {table_name(contract)} ({columns}) "  # noqa: S608 - quoted
+                f"SELECT {columns} FROM {stage}"
+            )
+            session.execute(f"DROP TABLE {stage}")
 
     @contextmanager
     def merge_writer(
@@ -136,7 +166,8 @@ class Warehouse(dg.ConfigurableResource):
     ) -> Iterator[PartitionWriter]:
         """Upsert chunks into an unpartitioned table on its primary key, atomically.
 
-        Chunks stream into a temporary staging table; when the block ends, the target's rows
+        Chunks stream into a temporary staging table; when the block ends, duplicate keys
+        are resolved there (``duplicates.py``), then the target's rows
         whose keys were staged are deleted and the staged rows inserted, in the transaction
         that staged them, so a retry or a concurrent merge never duplicates a key. Rows with
         keys that were not staged stay. Quarantine rows are kept per run (a retry of the same
@@ -163,6 +194,7 @@ class Warehouse(dg.ConfigurableResource):
             writer = PartitionWriter(session, contract, asset, "", run_id, rows, quarantine)
             yield writer
             writer.finish()
+            _resolve(writer, stage, asset, "", run_id)
             session.execute(
                 f"DELETE FROM {target} AS t WHERE EXISTS "  # noqa: S608 - quoted identifiers
                 f"(SELECT 1 FROM {stage} AS s WHERE {primary_key_match(contract, 't', 's')})"

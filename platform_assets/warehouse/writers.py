@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from platform_assets.contracts import Contract
 from platform_assets.warehouse.arrow import quarantine_table, to_arrow
+from platform_assets.warehouse.duplicates import Duplicates
 from platform_assets.warehouse.records import ValidatedChunk, reasons_json, record_json
 from platform_assets.warehouse.sinks import Sink
 
@@ -25,10 +26,17 @@ class LoadStats:
     loaded: int = 0
     quarantined: int = 0
     chunks: int = 0
+    collapsed: int = 0  # exact duplicates of a loaded row (same key, same values)
 
     @property
     def extracted(self) -> int:
-        return self.loaded + self.quarantined
+        return self.loaded + self.quarantined + self.collapsed
+
+    def resolved(self, duplicates: Duplicates) -> None:
+        """Staged rows that a key's duplicates took out of the load (see ``duplicates``)."""
+        self.loaded -= duplicates.collapsed + duplicates.conflicting
+        self.collapsed += duplicates.collapsed
+        self.quarantined += duplicates.conflicting
 
 
 class PartitionWriter:
@@ -49,7 +57,7 @@ class PartitionWriter:
         quarantine: Sink,
     ) -> None:
         self.session = session
-        self._contract = contract
+        self.contract = contract
         self._asset = asset
         self._partition_key = partition_key
         self._run_id = run_id
@@ -59,7 +67,7 @@ class PartitionWriter:
 
     def append(self, chunk: ValidatedChunk) -> None:
         if len(chunk.valid):
-            self._rows.write(to_arrow(chunk.valid, self._contract))
+            self._rows.write(to_arrow(chunk.valid, self.contract))
         if chunk.quarantined:
             self._quarantine.write(
                 quarantine_table(

@@ -95,16 +95,6 @@ def test_a_chunk_of_another_shape_starts_a_batch_so_drift_stays_exact() -> None:
         validate_chunk(batches[1], ORDERS, pd.Timestamp(TEST_DAY))
 
 
-def test_duplicated_keys_within_a_batch_are_quarantined() -> None:
-    chunks = [orders(1, 5), orders(5, 5)]  # order 5 on both pages
-    [batch] = validation_batches(iter(chunks), rows=1_000)
-    chunk = validate_chunk(batch, ORDERS, pd.Timestamp(TEST_DAY))
-    assert len(chunk.valid) == 9
-    [bad] = chunk.quarantined
-    assert bad["record"]["order_id"] == 5
-    assert bad["reasons"][0]["check"] == "unique(primary_key)"
-
-
 def test_batch_rows_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         list(validation_batches(iter([orders(0, 1)]), rows=0))
