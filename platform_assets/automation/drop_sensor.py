@@ -9,7 +9,11 @@ directory; not recursive, so ``rejected/`` is never re-read):
   tick and its mtime at least ``min_age_s`` old. Names starting with a dot are writes in
   progress (temp file + rename) and are left alone.
 * Malformed files (name off the convention, before the first partition, bad header,
-  unparseable) move to ``<table>/rejected/`` with a ``<file>.reason`` text next to them.
+  undecodable text, broken quoting) move to ``<table>/rejected/`` with a ``<file>.reason``
+  text next to them. The file's structure is judged by the parser runs use
+  (``files.drop_rows``), so a file the sensor passes loads, and one it rejects would fail
+  a run the same way (a UTF-8 BOM is fine for both). Rows with too few or too many fields
+  do not reject a file: the run quarantines them, each with its line.
 * A file for a day that is not a partition yet (today, the future) waits.
 * A file for a day older than ``lookback_days`` before the latest partition is recorded as
   seen and listed in the tick's summary, not loaded: a landing directory full of history
@@ -27,7 +31,6 @@ that metadata key.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -43,9 +46,9 @@ from platform_assets.sources.files import (
     DropPattern,
     LandingDirectory,
     inspect_drop,
+    reject_file,
 )
 
-REJECTED_DIR = "rejected"
 REJECTED_EVENT = "drop_rejected"
 EVENT_KEY = "platform/event"
 DROP_FILE_TAG = "platform/drop_file"
@@ -91,20 +94,11 @@ def _stat(path: Path) -> Stat:
     return st.st_size, st.st_mtime_ns
 
 
-def _rejection_target(rejected_dir: Path, path: Path, mtime_ns: int) -> Path:
-    target = rejected_dir / path.name
-    return target if not target.exists() else rejected_dir / f"{path.stem}.{mtime_ns}{path.suffix}"
-
-
 def reject(
     context: dg.SensorEvaluationContext, table: str, path: Path, reason: str, day: date | None
 ) -> Path:
     """Move the file aside with its reason, and record an event an alert can find."""
-    rejected_dir = path.parent / REJECTED_DIR
-    rejected_dir.mkdir(exist_ok=True)
-    target = _rejection_target(rejected_dir, path, _stat(path)[1])
-    os.replace(path, target)
-    target.with_name(target.name + ".reason").write_text(reason + "\n", encoding="utf-8")
+    target = reject_file(path, reason)
     key = day.isoformat() if day else None
     partition = key if key and daily_partitions.has_partition_key(key) else None
     context.instance.report_runless_asset_event(

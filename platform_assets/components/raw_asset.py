@@ -26,6 +26,7 @@ from platform_assets.quality.derive import derive_columns
 from platform_assets.quality.drift import FrameDrift, prepare_table
 from platform_assets.quality.gates import drift_fails_the_step
 from platform_assets.quality.validation import validate_chunk, validation_batches
+from platform_assets.sources.files import MalformedDropError, split_row_problems
 from platform_assets.sources.progress import Log
 from platform_assets.sources.rest import PermanentApiError
 from platform_assets.warehouse.cursors import HighWaterMark
@@ -105,7 +106,7 @@ def fail_fast(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """Permanent source errors bypass the step's RetryPolicy: a re-run cannot fix them."""
     try:
         yield from frames
-    except PermanentApiError as exc:
+    except (PermanentApiError, MalformedDropError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
 
 
@@ -172,10 +173,11 @@ def build_raw_asset(
             extracted = fail_fast(source.extract(resource, request))  # extractor logs progress
             extracted = validation_batches(extracted)  # pages joined: validation's fixed cost
             for number, frame in enumerate(extracted, start=1):
+                frame, broken_rows = split_row_problems(frame)  # a CSV row's field count
                 frame = derive_columns(frame, contract)
-                chunk = drift.add(
-                    validate_chunk(frame, contract, pd.Timestamp(day) if day else None)
-                )
+                chunk = validate_chunk(frame, contract, pd.Timestamp(day) if day else None)
+                chunk.quarantined[:0] = broken_rows
+                chunk = drift.add(chunk)
                 log_chunk(log.bind(chunk=number), len(chunk.valid), len(chunk.quarantined))
                 writer.append(chunk)
                 if mark is not None:

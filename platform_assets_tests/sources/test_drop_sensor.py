@@ -151,8 +151,8 @@ def test_hidden_temp_files_and_future_days_wait(sensor: Sensor) -> None:
         (None, b"", "empty file: no header"),
         (
             None,
-            b"date,channel,spend_usd,impressions,clicks\n2026-03-10,search,1.0,10\n",
-            "line 2: 4 fields, the header has 5",
+            b'date,channel,spend_usd,impressions,clicks\n2026-03-10,"search,1.0,10,1\n',
+            "line 2: unterminated quoted field",
         ),
         (None, b"date,channel,spend_usd,impressions,clicks\n\xff\xfe,,,,\n", "not UTF-8 text"),
         ("marketing_spend_2026-02-30.csv", None, "does not match marketing_spend_YYYY-MM-DD"),
@@ -174,6 +174,22 @@ def test_a_malformed_file_is_rejected_with_its_reason(
     assert event["rejected_path"] == str(rejected)
     assert DropCursor.parse(sensor.cursor) == DropCursor()  # nothing left to look at
     assert sensor.partitions() == []
+
+
+def test_a_file_with_a_bom_loads(sensor: Sensor) -> None:
+    """Spreadsheet exports start with a UTF-8 BOM; a run reads such a file, so it loads."""
+    drop(sensor, content=b"\xef\xbb\xbf" + drop_content(DAY, CFG))
+    assert sensor.partitions() == []
+    assert sensor.partitions() == [D0]
+    assert rejections(sensor) == []
+
+
+def test_rows_of_the_wrong_width_are_left_to_the_run_to_quarantine(sensor: Sensor) -> None:
+    content = drop_content(DAY, CFG) + b"2026-03-10,search,1.0,10\n2026-03-10,x,1,2,3,4\n"
+    drop(sensor, content=content)
+    assert sensor.partitions() == []
+    assert sensor.partitions() == [D0]
+    assert rejections(sensor) == []
 
 
 def test_good_and_bad_files_in_one_tick(sensor: Sensor) -> None:
