@@ -165,3 +165,28 @@ def test_a_run_on_a_malformed_file_fails_at_once_and_rejects_it(tmp_path: Path) 
     assert not path.exists() and rejected.exists()
     reason = rejected.with_name(rejected.name + ".reason").read_text()
     assert reason.startswith("line 5: unterminated quoted field")
+
+
+def test_a_run_collapses_exact_duplicates_and_quarantines_conflicting_ones(
+    tmp_path: Path,
+) -> None:
+    """Item 10 end to end: the counts reach the materialization's metadata."""
+    content = (
+        HEADER
+        + GOOD
+        + b"2026-03-10,search,299.28,179420,5221\n"  # an exact copy of the first row
+        + b"2026-03-10,email,10.00,100,1\n2026-03-10,email,12.00,100,1\n"  # a conflict
+    )
+    result, warehouse, _path = _run(tmp_path, content)
+    [materialization] = result.asset_materializations_for_node("marketing_spend")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    counts = ("rows_extracted", "rows_loaded", "rows_collapsed", "rows_quarantined")
+    assert [metadata[k] for k in counts] == [6, 3, 1, 2]
+    rows = warehouse.query('SELECT channel FROM "raw"."marketing_spend" ORDER BY channel')
+    assert rows == [("search",), ("social",), ("video",)]
+    quarantined = warehouse.query('SELECT record, reasons FROM "platform"."quarantine"')
+    assert sorted(json.loads(record)["spend_usd"] for record, _ in quarantined) == [10.0, 12.0]
+    assert {json.loads(reasons)[0]["check"] for _, reasons in quarantined} == {
+        "conflicting duplicate key"
+    }
+    assert {json.loads(reasons)[0]["value"] for _, reasons in quarantined} == {"2026-03-10,email"}
