@@ -26,7 +26,7 @@ from platform_assets.quality.derive import derive_columns
 from platform_assets.quality.drift import FrameDrift, prepare_table
 from platform_assets.quality.gates import drift_fails_the_step
 from platform_assets.quality.validation import validate_chunk, validation_batches
-from platform_assets.sources.files import MalformedDropError, split_row_problems
+from platform_assets.sources.drop_csv import MalformedDropError, split_row_problems
 from platform_assets.sources.progress import Log
 from platform_assets.sources.rest import PermanentApiError
 from platform_assets.warehouse.cursors import HighWaterMark

@@ -15,14 +15,13 @@ import pytest
 
 from platform_assets.components.raw_asset import ExtractRequest, RawSource, build_raw_asset
 from platform_assets.contracts import contracts
-from platform_assets.sources.files import (
+from platform_assets.sources.drop_csv import (
     EXTRA_FIELDS,
-    DropPattern,
-    LandingDirectory,
     MalformedDropError,
     read_drop,
     split_row_problems,
 )
+from platform_assets.sources.files import DropPattern, LandingDirectory
 from platform_assets.warehouse.resource import Warehouse
 
 DAY = dt.date(2026, 3, 10)
