@@ -199,6 +199,7 @@ def build_raw_asset(
                     partition_key=context.partition_key if day else "",
                     run_id=context.run.run_id,
                     loaded_rows=stats.loaded,
+                    collapsed_rows=stats.collapsed,
                     frame_drift=drift,
                     evolved=tuple(evolved),
                 ),

@@ -62,6 +62,7 @@ class LoadFacts:
     partition_key: str = ""
     run_id: str | None = None
     loaded_rows: int | None = None
+    collapsed_rows: int = 0  # exact duplicates of loaded rows: extracted, neither loaded nor bad
     frame_drift: FrameDrift | None = None
     evolved: tuple[str, ...] = ()
 
@@ -348,7 +349,7 @@ def quarantine_check(scope: Scope) -> Outcome:
     loaded = facts.loaded_rows
     if loaded is None:
         loaded = scope.scalar(f"SELECT count(*) FROM {scope.table}{scope.where()}")  # noqa: S608
-    extracted = quarantined + loaded
+    extracted = quarantined + loaded + facts.collapsed_rows
     rate = quarantined / extracted if extracted else 0.0
     threshold = contract.quarantine_threshold or 0.0
     reasons: Counter[str] = Counter()

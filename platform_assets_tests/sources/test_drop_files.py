@@ -181,6 +181,11 @@ def test_a_run_collapses_exact_duplicates_and_quarantines_conflicting_ones(
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     counts = ("rows_extracted", "rows_loaded", "rows_collapsed", "rows_quarantined")
     assert [metadata[k] for k in counts] == [6, 3, 1, 2]
+    [gate] = [e for e in result.get_asset_check_evaluations() if e.check_name == "quarantine_rate"]
+    assert (gate.metadata["rows_extracted"].value, gate.metadata["rows_quarantined"].value) == (
+        6,
+        2,
+    )
     rows = warehouse.query('SELECT channel FROM "raw"."marketing_spend" ORDER BY channel')
     assert rows == [("search",), ("social",), ("video",)]
     quarantined = warehouse.query('SELECT record, reasons FROM "platform"."quarantine"')
