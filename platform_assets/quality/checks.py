@@ -62,9 +62,9 @@ class LoadFacts:
     partition_key: str = ""
     run_id: str | None = None
     loaded_rows: int | None = None
-    collapsed_rows: int = 0  # exact duplicates of loaded rows: extracted, neither loaded nor bad
     frame_drift: FrameDrift | None = None
     evolved: tuple[str, ...] = ()
+    collapsed_rows: int = 0  # exact duplicates of loaded rows: extracted, neither loaded nor bad
 
 
 @dataclass(frozen=True)

@@ -69,10 +69,18 @@ def test_clean_partitions_pass_every_gate_with_insufficient_history(warehouse) -
     assert meta(orders["schema_drift"], "findings") == []
 
 
-def test_duplicate_keys_across_chunks_fail_the_primary_key(warehouse) -> None:
+def test_duplicate_keys_in_the_table_fail_the_primary_key(warehouse) -> None:
+    """A load never writes a key twice (warehouse/test_duplicates.py); rows written into
+    the table some other way (by hand, by an older version) are still caught by the gate."""
     frame = orders_for_day(TEST_DAY, CFG)
     load(warehouse, C["customers"], customers(), None)
-    load(warehouse, C["orders"], [frame.iloc[:120], frame.iloc[118:]], TEST_DAY)  # 2 repeated
+    load(warehouse, C["orders"], frame, TEST_DAY)
+    first, second = (int(k) for k in frame["order_id"].iloc[118:120])
+    warehouse.query(
+        'INSERT INTO "raw"."orders" SELECT * FROM "raw"."orders" '
+        'WHERE "order_id" IN (:first, :second)',
+        {"first": first, "second": second},
+    )
     result = checks(warehouse, C["orders"], TEST_DAY)["primary_key_unique_not_null"]
     assert not result.passed
     assert (meta(result, "duplicated_keys"), meta(result, "null_keys")) == (2, 0)
