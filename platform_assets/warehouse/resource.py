@@ -27,7 +27,7 @@ from pydantic import Field
 from platform_assets.contracts import Contract
 from platform_assets.contracts.types import sql_type
 from platform_assets.warehouse.arrow import arrow_schema
-from platform_assets.warehouse.duplicates import resolve_duplicates
+from platform_assets.warehouse.duplicates import LoadedRows, resolve_duplicates
 from platform_assets.warehouse.sessions import Session, dialect_of, load_transaction, transaction
 from platform_assets.warehouse.sinks import BATCH_BYTES
 from platform_assets.warehouse.sql import (
@@ -58,12 +58,19 @@ def _partition_filter(contract: Contract, partition_value: date | None) -> tuple
     return f" WHERE {quote(contract.partition_column)} = :partition", {"partition": partition_value}
 
 
+def _partition_scope(contract: Contract, partition_value: date | None) -> tuple[str, dict]:
+    """The replaced partition as a condition on alias ``s`` (everything when unpartitioned)."""
+    if contract.partition_column is None:
+        return "TRUE", {}
+    return f"s.{quote(contract.partition_column)} = :partition", {"partition": partition_value}
+
+
 def _resolve(
-    writer: PartitionWriter, stage: str, asset: str, partition_key: str, run_id: str
+    writer: PartitionWriter, rows: LoadedRows, asset: str, partition_key: str, run_id: str
 ) -> None:
-    """Duplicate keys across the whole staged load: collapse copies, quarantine conflicts."""
+    """Duplicate keys across the whole load: collapse exact copies, quarantine conflicts."""
     duplicates = resolve_duplicates(
-        writer.session, writer.contract, stage, asset, partition_key, run_id
+        writer.session, writer.contract, rows, asset, partition_key, run_id
     )
     writer.stats.resolved(duplicates)
 
@@ -121,11 +128,10 @@ class Warehouse(dg.ConfigurableResource):
     ) -> Iterator[PartitionWriter]:
         """Replace one partition (or the whole unpartitioned table) and its quarantine rows.
 
-        The rows stream into a temporary staging table as chunks arrive; when the block ends,
-        duplicate keys of the whole partition are resolved there (exact copies collapse,
-        conflicting ones go to quarantine, see ``duplicates.py``) and the rows move to the
-        table. They replace the old partition at the commit, and vanish with the rollback
-        if the block raises. A table without a primary key is written directly.
+        The rows stream into the table as chunks arrive; when the block ends, duplicate keys
+        of the whole partition are resolved in it (exact copies collapse, conflicting ones go
+        to quarantine, see ``duplicates.py``), still inside the transaction. The rows replace
+        the old partition at the commit, and vanish with the rollback if the block raises.
         """
         self.ensure_table(contract)
         where, params = _partition_filter(contract, partition_value)
@@ -137,28 +143,16 @@ class Warehouse(dg.ConfigurableResource):
                 "WHERE asset = :asset AND partition_key = :partition_key",
                 {"asset": asset, "partition_key": partition_key},
             )
-            if not contract.primary_key:  # no key, no duplicates: rows go straight in
-                rows = session.table_sink(contract.schema, contract.table, arrow_schema(contract))
-                writer = PartitionWriter(
-                    session, contract, asset, partition_key, run_id, rows, session.quarantine_sink()
-                )
-                yield writer
-                writer.finish()
-                return
-            stage, rows = session.stage(contract)
-            quarantine = session.quarantine_sink()
+            rows = session.table_sink(contract.schema, contract.table, arrow_schema(contract))
             writer = PartitionWriter(
-                session, contract, asset, partition_key, run_id, rows, quarantine
+                session, contract, asset, partition_key, run_id, rows, session.quarantine_sink()
             )
             yield writer
             writer.finish()
-            _resolve(writer, stage, asset, partition_key, run_id)
-            columns = column_list(contract.column_names)
-            session.execute(
-                f"INSERT INTO {table_name(contract)} ({columns}) "  # noqa: S608 - quoted
-                f"SELECT {columns} FROM {stage}"
-            )
-            session.execute(f"DROP TABLE {stage}")
+            if contract.primary_key:  # the partition holds this load's rows only, by now
+                scope, scope_params = _partition_scope(contract, partition_value)
+                loaded = LoadedRows(table_name(contract), scope, scope_params)
+                _resolve(writer, loaded, asset, partition_key, run_id)
 
     @contextmanager
     def merge_writer(
@@ -194,7 +188,7 @@ class Warehouse(dg.ConfigurableResource):
             writer = PartitionWriter(session, contract, asset, "", run_id, rows, quarantine)
             yield writer
             writer.finish()
-            _resolve(writer, stage, asset, "", run_id)
+            _resolve(writer, LoadedRows(stage), asset, "", run_id)
             session.execute(
                 f"DELETE FROM {target} AS t WHERE EXISTS "  # noqa: S608 - quoted identifiers
                 f"(SELECT 1 FROM {stage} AS s WHERE {primary_key_match(contract, 't', 's')})"
