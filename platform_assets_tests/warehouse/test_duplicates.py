@@ -132,3 +132,17 @@ def test_merge_resolves_duplicates_across_chunks(warehouse: Warehouse) -> None:
     assert rows == [(1, "new"), (2, "old"), (3, "old"), (4, "new")]
     names = sorted(record["name"] for record, _ in _quarantine(warehouse, "customers"))
     assert names == ["new-a", "new-b"]
+
+
+def test_replacing_an_unpartitioned_table_resolves_duplicates(warehouse: Warehouse) -> None:
+    with warehouse.partition_writer(CUSTOMERS, None, "customers", "", "run-0") as writer:
+        writer.append(_customers((1, "a"), (2, "b"), (3, "c")))
+    with warehouse.partition_writer(CUSTOMERS, None, "customers", "", "run-1") as writer:
+        writer.append(_customers((1, "a"), (2, "b")))
+        writer.append(_customers((1, "a"), (2, "B"), (5, "e")))
+    stats = writer.stats
+    assert (stats.loaded, stats.collapsed, stats.quarantined, stats.extracted) == (2, 1, 2, 5)
+    rows = warehouse.query('SELECT customer_id, name FROM "raw"."customers" ORDER BY 1')
+    assert rows == [(1, "a"), (5, "e")]  # the table is replaced: key 2 conflicted, 3 is gone
+    names = sorted(record["name"] for record, _ in _quarantine(warehouse, "customers"))
+    assert names == ["B", "b"]
