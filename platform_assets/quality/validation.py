@@ -364,22 +364,15 @@ def validate_chunk(
         index=frame.index,
     )
     reasons, non_null, unparseable = _type_reasons(frame, typed, contract, notna)
+    untyped = _untyped_cells(reasons, contract)
     if partition_value is not None and contract.partition_column is not None:
-        outside = typed[contract.partition_column] != partition_value
-        for idx in outside[outside.fillna(False).astype(bool)].index:
-            value = typed.at[idx, contract.partition_column]
-            reasons[idx].append(
-                {
-                    "column": contract.partition_column,
-                    "check": f"in_partition({partition_value.date()})",
-                    "value": _short(str(value)),
-                }
-            )
-    candidates = typed.drop(index=list(reasons)) if reasons else typed
+        _partition_reasons(typed, contract.partition_column, partition_value, reasons)
+    # Every rule runs on every row, so a row quarantined for one reason shows all of them.
     try:
-        pandera_schema(contract).validate(candidates, lazy=True)
+        pandera_schema(contract).validate(typed, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        _collect_pandera_reasons(exc.failure_cases, contract, reasons)
+        _collect_pandera_reasons(exc.failure_cases, contract, reasons, untyped)
+    _sort_reasons(reasons, contract)
     bad = sorted(reasons)
     original = _records(frame.loc[bad, [*contract.column_names, *extra]]) if bad else []
     quarantined = [
@@ -396,9 +389,58 @@ def validate_chunk(
     )
 
 
-def _collect_pandera_reasons(
-    failures: pd.DataFrame, contract: Contract, reasons: dict[int, list[dict[str, Any]]]
+def _partition_reasons(
+    typed: pd.DataFrame,
+    column: str,
+    partition_value: pd.Timestamp,
+    reasons: dict[int, list[dict[str, Any]]],
 ) -> None:
+    """Rows whose partition column holds another day than the partition being loaded."""
+    outside = typed[column] != partition_value
+    for idx in outside[outside.fillna(False).astype(bool)].index:
+        value = typed.at[idx, column]
+        reasons[idx].append(
+            {
+                "column": column,
+                "check": f"in_partition({partition_value.date()})",
+                "value": _short(str(value)),
+            }
+        )
+
+
+def _untyped_cells(
+    reasons: dict[int, list[dict[str, Any]]], contract: Contract
+) -> set[tuple[int, str]]:
+    """(row, column) pairs left NA because a value could not be parsed: the column's own
+    value, or the source of a derived column (``derive: utc_date(order_ts)``)."""
+    cells = {(idx, r["column"]) for idx, rows in reasons.items() for r in rows}
+    for column in contract.derived_columns:
+        source = column.derive.source if column.derive is not None else ""
+        cells |= {(idx, column.name) for idx, name in list(cells) if name == source}
+    return cells
+
+
+def _sort_reasons(reasons: dict[int, list[dict[str, Any]]], contract: Contract) -> None:
+    """Each row's reasons in contract column order, multi-column rules last; within a column
+    in the order the rules ran (type, partition, then pandera's checks): stable and
+    independent of which rule happened to fail first."""
+    position = {name: i for i, name in enumerate(contract.column_names)}
+    last = len(position)
+    for rows in reasons.values():
+        rows.sort(key=lambda r: position.get(r["column"], last))
+
+
+def _collect_pandera_reasons(
+    failures: pd.DataFrame,
+    contract: Contract,
+    reasons: dict[int, list[dict[str, Any]]],
+    untyped: set[tuple[int, str]],
+) -> None:
+    """Pandera's failures merged into ``reasons``, one entry per row and rule.
+
+    ``untyped``: (row, column) pairs already quarantined for their type: the value there
+    is NA only because it could not be parsed, so pandera's ``not_nullable`` is no news.
+    """
     row_level = failures[failures["index"].notna()]
     schema_level = failures[failures["index"].isna()]
     if not schema_level.empty:
@@ -415,6 +457,8 @@ def _collect_pandera_reasons(
             check, column = "unique(primary_key)", ",".join(contract.primary_key)
         elif check in rules:  # a row rule fails once per row, not once per column
             column, value = f"{rules[check].left},{rules[check].right}", None
+        if check == "not_nullable" and (int(row.index), column) in untyped:
+            continue
         entry = {"column": column, "check": check, "value": value}
         if entry not in reasons[int(row.index)]:
             reasons[int(row.index)].append(entry)

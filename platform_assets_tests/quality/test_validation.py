@@ -200,6 +200,27 @@ def test_rows_outside_the_partition_are_quarantined() -> None:
     ]
 
 
+def test_every_rule_runs_on_every_row_and_reasons_merge_per_row() -> None:
+    """A row outside the partition, or with an unparseable value, keeps its other reasons
+    (in contract column order); an unparseable value is not reported null as well."""
+    frame = orders()
+    frame.at[1, "order_date"] = "2026-03-09"
+    frame.at[1, "status"] = "lost"
+    frame.at[1, "amount_cents"] = -5
+    frame.at[1, "currency"] = 7
+    frame.at[4, "amount_cents"] = "twelve"
+    frame.at[4, "status"] = "lost"
+    chunk = validate_chunk(frame, ORDERS, DAY)
+    ids = list(frame["order_id"])
+    status = "isin(['completed', 'pending', 'cancelled', 'refunded'])"
+    assert reasons_by_key(chunk) == {
+        ids[1]: [("order_date", "in_partition(2026-03-10)"), ("status", status),
+                 ("amount_cents", "greater_than_or_equal_to(0)"), ("currency", "type(string)")],
+        ids[4]: [("status", status), ("amount_cents", "type(int64)")],
+    }  # fmt: skip
+    assert len(chunk.valid) == 18
+
+
 def test_warm_up_builds_every_contract_schema_once():
     """What a Celery worker runs before forking: every schema built (and cached) and
     validated once, so pool processes inherit them instead of building them per step."""
