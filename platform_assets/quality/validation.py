@@ -152,6 +152,9 @@ def _by_grammar(series: pd.Series, pattern: str) -> pd.Series:
         return series.where(series.str.fullmatch(pattern).fillna(False).astype(bool))
     if series.dtype != object:
         return series
+    if _kind(series) == "string":  # every value is text (C-speed answer): match them all
+        text = series.astype("str")
+        return series.where(text.str.fullmatch(pattern).fillna(True).astype(bool))
     is_text = series.map(lambda v: isinstance(v, str), na_action="ignore")
     is_text = is_text.fillna(False).astype(bool)
     if not is_text.any():

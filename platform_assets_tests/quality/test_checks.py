@@ -341,6 +341,30 @@ def test_quarantine_holds_exactly_the_bad_rows_with_their_reasons(warehouse, tab
     assert loaded.loaded + loaded.quarantined == len(frame)  # conservation
 
 
+def test_infinite_spend_is_quarantined_not_loaded_past_the_gates(warehouse) -> None:
+    """``inf`` used to pass ``spend_usd >= 0`` and every gate, then fail the staging cast."""
+    frame = marketing_spend_for_day(TEST_DAY, CFG).astype(object)
+    frame.at[1, "spend_usd"] = "inf"
+    loaded = load(warehouse, C["marketing_spend"], frame, TEST_DAY)
+    assert (loaded.loaded, loaded.quarantined) == (len(frame) - 1, 1)
+    [(reasons,)] = warehouse.query(
+        'SELECT reasons FROM "platform"."quarantine" WHERE asset = :asset',
+        {"asset": "marketing_spend"},
+    )
+    assert json.loads(reasons) == [
+        {
+            "column": "spend_usd",
+            "check": "type(float64)",
+            "value": "inf",
+            "rule": "finite numbers only (allow_non_finite: false)",
+        }
+    ]
+    [(infinite,)] = warehouse.query(
+        "SELECT count(*) FROM raw.marketing_spend WHERE NOT isfinite(spend_usd)", {}
+    )
+    assert infinite == 0
+
+
 def test_a_type_changed_in_the_warehouse_fails_schema_drift(warehouse) -> None:
     load_clean_day(warehouse)
     warehouse.query('ALTER TABLE "raw"."orders" ALTER COLUMN order_ts TYPE VARCHAR')
