@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from platform_assets.contracts import Column, Contract, contracts
+from platform_assets.contracts.model import Derivation
 from platform_assets.contracts.types import TEXT_GRAMMAR
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.generator import marketing_spend_for_day, orders_for_day
+from platform_assets.quality.derive import derive_columns
 from platform_assets.quality.drift import FrameDrift, tolerated
 from platform_assets.quality.validation import (
     SchemaDriftError,
@@ -352,3 +354,18 @@ def test_warm_up_builds_every_contract_schema_once():
     assert pandera_schema.cache_info().currsize == len(contracts())
     warm_up()
     assert pandera_schema.cache_info().misses == len(contracts())
+
+
+def test_a_derived_utc_date_reads_its_source_by_the_timestamp_grammar() -> None:
+    """``utc_date(order_ts)`` cuts a timestamp to its UTC day: the time of day the date
+    grammar refuses in a sent date is what the derivation starts from."""
+    derived = replace(ORDERS.column("order_date"), derive=Derivation("utc_date", "order_ts"))
+    contract = replace(
+        ORDERS, columns=tuple(derived if c.name == "order_date" else c for c in ORDERS.columns)
+    )
+    frame = orders().drop(columns=["order_date"])
+    frame.loc[0:2, "order_ts"] = ["2026-03-09T23:30:00-03:00", "2026-03-10 00:00", "noon"]
+    got = derive_columns(frame, contract)["order_date"]
+    assert list(got.iloc[:4]) == ["2026-03-10", "2026-03-10", None, "2026-03-10"]
+    chunk = validate_chunk(derive_columns(frame, contract), contract, DAY)
+    assert len(chunk.valid) == 19
