@@ -6,7 +6,11 @@ always add up. Types are coerced here, value by value, because a failed coercion
 pandera hides the value checks of the same column; pandera then judges the typed rows.
 Coercion is strict about Python types (a boolean is not a number, a number is not a
 timestamp) so that a source changing a field's type shows up as quarantined rows and as
-schema drift, never as silently reinterpreted values.
+schema drift, never as silently reinterpreted values. Text is read by each type's exact
+grammar (``TEXT_GRAMMAR`` in contracts/types.py, documented in docs/contracts.md): what it
+does not match is quarantined with the rule it breaks, never trimmed, truncated or rounded.
+Every rule runs on every row (types, partition day, pandera's checks), so a quarantined row
+carries all its reasons, in contract column order.
 """
 
 from __future__ import annotations
