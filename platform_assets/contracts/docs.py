@@ -22,10 +22,16 @@ from platform_assets.contracts.model import (
     Column,
     Contract,
 )
-from platform_assets.contracts.types import type_label
+from platform_assets.contracts.types import TYPES, type_label
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
 LAYER_ORDER = ("raw", "staging", "marts")
+
+
+def _grammar_table() -> str:
+    rows = [f"| `{t.name}` | {t.grammar.replace('|', chr(92) + '|')} |" for t in TYPES.values()]
+    return "\n".join(["| type | accepted values |", "| --- | --- |", *rows])
+
 
 INTRO = f"""\
 # Data contracts
@@ -52,7 +58,8 @@ an error naming the file and the field.
 `precision`/`scale` (decimal), `lineage` (marts: the upstream `table.column`s it is \
 computed from), `derive: utc_date(<timestamp column>)` (raw: computed at extraction from \
 another column of the record, e.g. the partition day of an API that sends only a \
-timestamp) |
+timestamp), `trim` (default `false`: see value grammar), `allow_non_finite` (float64 only, \
+default `false`) |
 | `primary_key`, `partition_column` | the key; the daily partition's date column |
 | `row_rules` | comparisons within a row, e.g. `clicks <= impressions` |
 | `freshness` | `warn_after`, `fail_after` (e.g. `26h`) |
@@ -63,6 +70,20 @@ partition is materialized |
 | `volume` | `min_rows` (default 1); partitioned tables also `history_partitions` (14), \
 `min_history` (5), `max_abs_z` (4.0) |
 | `check_severity` | check name to `ERROR` (default) or `WARN` |
+
+## Value grammar
+
+Each type reads a value in exactly one way; a value it cannot read is quarantined with a
+reason naming the column, the value (first 200 characters) and the rule it breaks
+(`{{"column", "check": "type(<type>)", "value", "rule"}}`), never reinterpreted. Text is
+matched whole, ASCII digits only (Arabic-Indic or fullwidth digits are no number), with no
+surrounding whitespace: `trim: true` on a column strips it first (any type, strings too);
+the default `trim: false` quarantines ` 12` in a number, date or timestamp column and keeps
+it as sent in a string column. Non-finite numbers (`inf`, `-inf`) are quarantined unless a
+float64 column says `allow_non_finite: true`; NaN never loads (send null for a missing
+value). Values that arrive typed (JSON numbers, booleans) are read by the same rules.
+
+{_grammar_table()}
 
 ## Gates
 
@@ -125,6 +146,10 @@ def _rules(column: Column) -> str:
         rules.append("from " + ", ".join(f"`{ref}`" for ref in column.lineage))
     if column.derive is not None:
         rules.append(f"derived: `{column.derive}`")
+    if column.trim:
+        rules.append("trimmed")
+    if column.allow_non_finite:
+        rules.append("inf allowed")
     return "; ".join(rules).replace("|", "\\|")
 
 

@@ -107,9 +107,14 @@ def _parse_column(raw: Any, where: str) -> Column:
     for bound in ("min", "max"):
         if raw.get(bound) is not None and not _is_number(raw[bound]):
             raise _fail(f"{where}.{bound}", f"must be a number, got {raw[bound]!r}")
-    for flag in ("nullable", "pii"):
+    for flag in ("nullable", "pii", "trim", "allow_non_finite"):
         if flag in raw and not isinstance(raw[flag], bool):
             raise _fail(f"{where}.{flag}", f"must be true or false, got {raw[flag]!r}")
+    if raw.get("allow_non_finite") and col_type != "float64":
+        raise _fail(
+            f"{where}.allow_non_finite",
+            f"only float64 columns can hold inf (this one is {col_type})",
+        )
     return Column(
         name=name,
         type=col_type,
@@ -125,6 +130,8 @@ def _parse_column(raw: Any, where: str) -> Column:
         pii=raw.get("pii", False),
         lineage=_parse_lineage(raw.get("lineage"), f"{where}.lineage"),
         derive=_parse_derive(raw.get("derive"), col_type, f"{where}.derive"),
+        trim=raw.get("trim", False),
+        allow_non_finite=raw.get("allow_non_finite", False),
     )
 
 

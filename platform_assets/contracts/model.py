@@ -59,6 +59,10 @@ class Column:
     pii: bool = False  # never shown in check metadata samples
     lineage: tuple[str, ...] = ()  # marts: the "table.column"s this column is computed from
     derive: Derivation | None = None  # raw: computed at extraction when the source omits it
+    # Whitespace around a text value: false (default) quarantines " 12" in a number column and
+    # keeps it in a string; true strips it first, for every type. Explicit, never silent.
+    trim: bool = False
+    allow_non_finite: bool = False  # float64 only: inf/-inf load (NaN never does)
 
     @property
     def has_value_rules(self) -> bool:

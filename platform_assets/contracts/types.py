@@ -4,6 +4,12 @@ pandas (the dtype validation coerces to), Arrow (the exact type bulk loads send:
 COPY and DuckDB's Arrow scan take it literally), the DDL of each warehouse backend, and the
 names ``information_schema.columns.data_type`` reports for it (read back by the drift check).
 ``decimal`` is the one type with parameters: its precision and scale are filled in here only.
+
+Each type also has a grammar: the exact spelling a text value must have to be read as that
+type (``TEXT_GRAMMAR``, ASCII only, anchored, no surrounding whitespace unless the column says
+``trim: true``), described for people in ``ContractType.grammar`` (docs/contracts.md). A value
+the grammar does not accept is quarantined, never reinterpreted: ``1e7`` is no integer,
+``١٢`` (Arabic-Indic digits) no number, ``2026-03-10T05:00`` no date.
 """
 
 from __future__ import annotations
@@ -25,16 +31,43 @@ class ContractType:
     duckdb: str  # DDL; ``{precision}`` and ``{scale}`` are filled in from the column
     postgres: str
     catalog: tuple[str, ...]  # information_schema data_type, lower-cased, without "(p, s)"
+    grammar: str  # what validation accepts: text spelling and already typed values
 
     @property
     def parametrised(self) -> bool:
         return self.arrow is None
 
 
+INT_GRAMMAR = (
+    "text `[+-]?[0-9]+` (ASCII digits only); a JSON integer, or an integral finite JSON "
+    "number (`1300.0`); never a bool, and never the text `5.0`, `1e7` or `10_000_000`; "
+    "within int64"
+)
+_FLOAT = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+# The exact text spelling of each type, matched whole. Plain strings that Python's ``re`` and
+# Arrow's RE2 read alike: ``[0-9]`` is ASCII only in both (``\d`` is not, in ``re``).
+TEXT_GRAMMAR: dict[str, str] = {
+    "int64": r"[+-]?[0-9]+",
+    "float64": _FLOAT,
+    "decimal": _FLOAT,
+    "bool": r"(?i:true|false|1|0)",
+    "date": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    "timestamp": (
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
+        r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+    ),
+}
+NON_FINITE_TEXT = r"(?i:[+-]?(?:inf|infinity))"  # float64 text with allow_non_finite: true
+FLOAT_GRAMMAR = (
+    f"text `{_FLOAT}` (ASCII digits only); a JSON number, never a bool; finite unless "
+    "`allow_non_finite: true`, which admits `inf`, `-inf`, `infinity` (any letter case) too. "
+    "NaN is never a value: send null"
+)
+
 TYPES: dict[str, ContractType] = {
     t.name: t
     for t in (
-        ContractType("int64", "Int64", pa.int64(), "BIGINT", "bigint", ("bigint",)),
+        ContractType("int64", "Int64", pa.int64(), "BIGINT", "bigint", ("bigint",), INT_GRAMMAR),
         ContractType(
             "float64",
             "Float64",
@@ -42,6 +75,7 @@ TYPES: dict[str, ContractType] = {
             "DOUBLE",
             "double precision",
             ("double", "double precision"),
+            FLOAT_GRAMMAR,
         ),
         ContractType(
             "string",
@@ -50,9 +84,28 @@ TYPES: dict[str, ContractType] = {
             "VARCHAR",
             "text",
             ("varchar", "text", "character varying"),
+            "any text without NUL characters (PostgreSQL text cannot hold one); never a "
+            "number or a bool",
         ),
-        ContractType("bool", "boolean", pa.bool_(), "BOOLEAN", "boolean", ("boolean",)),
-        ContractType("date", "datetime64[us]", pa.date32(), "DATE", "date", ("date",)),
+        ContractType(
+            "bool",
+            "boolean",
+            pa.bool_(),
+            "BOOLEAN",
+            "boolean",
+            ("boolean",),
+            "JSON `true`/`false`; text `true`, `false`, `1`, `0` (any letter case); 1 and 0",
+        ),
+        ContractType(
+            "date",
+            "datetime64[us]",
+            pa.date32(),
+            "DATE",
+            "date",
+            ("date",),
+            "text `YYYY-MM-DD`, a real calendar day; a date value, or a datetime at midnight "
+            "UTC. A time of day is quarantined, never truncated",
+        ),
         ContractType(
             "timestamp",
             pd.DatetimeTZDtype("us", "UTC"),
@@ -60,6 +113,8 @@ TYPES: dict[str, ContractType] = {
             "TIMESTAMPTZ",
             "timestamp with time zone",
             ("timestamp with time zone",),
+            "ISO 8601 text `YYYY-MM-DD(T| )HH:MM[:SS[.fraction]][Z|±HH:MM|±HHMM|±HH]` "
+            "(no offset: UTC); a datetime value (naive: UTC)",
         ),
         ContractType(
             "decimal",
@@ -68,6 +123,7 @@ TYPES: dict[str, ContractType] = {
             "DECIMAL({precision}, {scale})",
             "DECIMAL({precision}, {scale})",
             ("numeric", "decimal"),
+            "as float64, always finite, with at most precision - scale digits before the point",
         ),
     )
 }

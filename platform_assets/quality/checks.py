@@ -11,7 +11,6 @@ the values of columns the contract marks ``pii``.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,9 +49,20 @@ from platform_assets.warehouse.sql import (
 __all__ = ["PRIMARY_KEY_CHECK", "LoadFacts", "check_specs", "run_checks"]
 
 SAMPLE_SIZE = 5
-REASON_SCAN_LIMIT = 1000  # quarantined rows read to count reasons by column and check
+QUARANTINE_SAMPLE_KEY = f"sample_quarantined (first {SAMPLE_SIZE})"  # a sample, never all
 PII_MASK = "<pii>"
-SQL_OPS = {"==": "="}  # row-rule operators that SQL spells differently
+SQL_OPS = {"==": "="}
+# Per quarantined row ``q``: its distinct (column ``c``, check ``k``) reasons, per dialect.
+REASONS_PER_ROW = {
+    "duckdb": (
+        "SELECT DISTINCT e.r.column AS c, e.r.check AS k FROM (SELECT unnest(from_json("
+        """q.reasons, '[{"column": "VARCHAR", "check": "VARCHAR"}]')) AS r) e"""
+    ),
+    "postgres": (
+        "SELECT DISTINCT e ->> 'column' AS c, e ->> 'check' AS k "
+        "FROM jsonb_array_elements(q.reasons) e"
+    ),
+}  # row-rule operators that SQL spells differently
 
 
 @dataclass(frozen=True)
@@ -336,8 +346,26 @@ def _safe_reasons(reasons: Any, contract: Contract) -> list[dict[str, Any]]:
     ]
 
 
+def _reason_counts(session: Session, source: str, params: dict[str, Any]) -> dict[str, int]:
+    """Quarantined rows per reason ("column: check"), over ALL rows of ``source``, in SQL.
+
+    A row counts once per reason it holds, however many values of it failed; the largest
+    count first, ties by name. Only column and check names leave the table: never a value.
+    """
+    per_row = REASONS_PER_ROW[session.dialect]
+    rows = session.execute(
+        f"SELECT r.c, r.k, count(*) AS n FROM (SELECT * {source}) q "  # noqa: S608 - no values
+        f"CROSS JOIN LATERAL ({per_row}) r GROUP BY r.c, r.k ORDER BY n DESC, r.c, r.k",
+        params,
+    )
+    return {f"{column}: {check}": int(n) for column, check, n in rows}
+
+
 def quarantine_check(scope: Scope) -> Outcome:
-    """Share of this load's extracted rows that went to platform.quarantine."""
+    """Share of this load's extracted rows that went to platform.quarantine.
+
+    ``reasons`` counts every quarantined row of the load (an SQL aggregate); the records
+    shown are a sample, and their key says so."""
     contract, facts = scope.contract, scope.facts
     clauses = "asset = :asset AND partition_key = :partition_key"
     params: dict[str, Any] = {"asset": contract.table, "partition_key": facts.partition_key}
@@ -352,19 +380,17 @@ def quarantine_check(scope: Scope) -> Outcome:
     extracted = quarantined + loaded + facts.collapsed_rows
     rate = quarantined / extracted if extracted else 0.0
     threshold = contract.quarantine_threshold or 0.0
-    reasons: Counter[str] = Counter()
-    for (raw,) in scope.session.execute(
-        f"SELECT reasons {source} LIMIT {REASON_SCAN_LIMIT}", params
-    ):  # noqa: S608
-        reasons.update({f"{r['column']}: {r['check']}" for r in _safe_reasons(raw, contract)})
-    sample = scope.session.execute(f"SELECT record, reasons {source} LIMIT {SAMPLE_SIZE}", params)  # noqa: S608
+    sample = scope.session.execute(
+        f"SELECT record, reasons {source} ORDER BY quarantined_at LIMIT {SAMPLE_SIZE}",  # noqa: S608
+        params,
+    )
     metadata = {
         "rows_quarantined": quarantined,
         "rows_extracted": extracted,
         "quarantine_rate": round(rate, 6),
         "threshold": threshold,
-        "reasons": dg.MetadataValue.json(dict(reasons.most_common())),
-        "sample_quarantined": dg.MetadataValue.json(
+        "reasons": dg.MetadataValue.json(_reason_counts(scope.session, source, params)),
+        QUARANTINE_SAMPLE_KEY: dg.MetadataValue.json(
             [
                 {"record": _safe_record(r, contract), "reasons": _safe_reasons(why, contract)}
                 for r, why in sample

@@ -28,7 +28,12 @@ def derive_columns(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
         if source not in frame.columns:
             frame[column.name] = None  # the missing source column is reported as drift
             continue
-        result_type = DERIVATIONS[column.derive.function][1]
-        typed = coerce_column(frame[source], Column(column.name, result_type, ""))
+        # Read by the source column's own grammar (a timestamp), then cut to its UTC day:
+        # the date grammar would refuse a time of day.
+        source_type = DERIVATIONS[column.derive.function][0]
+        read_as = contract.column(source) if source in contract.column_names else None
+        if read_as is None or read_as.type != source_type:
+            read_as = Column(source, source_type, "")
+        typed = coerce_column(frame[source], read_as)
         frame[column.name] = typed.dt.strftime("%Y-%m-%d").astype(object).where(typed.notna(), None)
     return frame

@@ -6,7 +6,11 @@ always add up. Types are coerced here, value by value, because a failed coercion
 pandera hides the value checks of the same column; pandera then judges the typed rows.
 Coercion is strict about Python types (a boolean is not a number, a number is not a
 timestamp) so that a source changing a field's type shows up as quarantined rows and as
-schema drift, never as silently reinterpreted values.
+schema drift, never as silently reinterpreted values. Text is read by each type's exact
+grammar (``TEXT_GRAMMAR`` in contracts/types.py, documented in docs/contracts.md): what it
+does not match is quarantined with the rule it breaks, never trimmed, truncated or rounded.
+Every rule runs on every row (types, partition day, pandera's checks), so a quarantined row
+carries all its reasons, in contract column order.
 """
 
 from __future__ import annotations
@@ -30,7 +34,12 @@ with warnings.catch_warnings():
     import pandera.pandas as pa
 
 from platform_assets.contracts import Column, Contract, contracts
-from platform_assets.contracts.types import pandas_dtype, type_label
+from platform_assets.contracts.types import (
+    NON_FINITE_TEXT,
+    TEXT_GRAMMAR,
+    pandas_dtype,
+    type_label,
+)
 from platform_assets.warehouse.records import ValidatedChunk
 
 COMPARATORS = {
@@ -81,23 +90,18 @@ def _only(series: pd.Series, types: tuple[type, ...], kinds: frozenset[str]) -> 
     return series.where(keep.fillna(False).astype(bool))
 
 
-_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+_INTEGER_TEXT = re.compile(TEXT_GRAMMAR["int64"])
 
 
 def _as_int(value: Any) -> int | None:
-    """An exact int64, or None: digits, integral numbers; never a bool or a fraction."""
+    """An exact int64, or None: text by the int64 grammar (ASCII digits, nothing else),
+    typed integral numbers; never a bool, a fraction or the text of a float."""
     if isinstance(value, bool | np.bool_):
         return None
     if isinstance(value, str):
-        if len(value) > MAX_NUMBER_CHARS:  # no int64 is spelled longer; int() would balk
-            return None
-        if _INTEGER_TEXT.fullmatch(value):
-            number: Any = int(value)
-        else:
-            try:
-                number = float(value)
-            except ValueError:
-                return None
+        if len(value) > MAX_NUMBER_CHARS or not _INTEGER_TEXT.fullmatch(value):
+            return None  # no int64 is spelled longer than MAX_NUMBER_CHARS
+        number: Any = int(value)
     elif isinstance(value, int | np.integer | float | np.floating | Decimal):
         number = value
     else:
@@ -143,14 +147,50 @@ def _coerce_int(series: pd.Series, present_values: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.IntegerArray(numbers, ~ok), index=series.index)
 
 
-def _coerce_numeric(series: pd.Series, dtype: str, present: pd.Series | None) -> pd.Series:
+def _by_grammar(series: pd.Series, pattern: str) -> pd.Series:
+    """Text values that the pattern does not match whole become NA; other values stay.
+
+    Matched in Arrow (RE2) over the text values only: typed values never reach the regex.
+    """
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        return series.where(series.str.fullmatch(pattern).fillna(False).astype(bool))
+    if series.dtype != object:
+        return series
+    if _kind(series) == "string":  # every value is text (C-speed answer): match them all
+        text = series.astype("str")
+        return series.where(text.str.fullmatch(pattern).fillna(True).astype(bool))
+    is_text = series.map(lambda v: isinstance(v, str), na_action="ignore")
+    is_text = is_text.fillna(False).astype(bool)
+    if not is_text.any():
+        return series
+    text = series[is_text].astype("str")
+    bad = ~text.str.fullmatch(pattern).fillna(False).astype(bool)
+    return series.mask(bad.reindex(series.index, fill_value=False)) if bad.any() else series
+
+
+def _coerce_float(series: pd.Series, column: Column) -> pd.Series:
+    """float64 and decimal: text by the grammar, typed numbers as they are; finite only
+    unless the column allows non-finite values (NaN never: it would load as null)."""
+    pattern = TEXT_GRAMMAR[column.type]
+    if column.allow_non_finite:
+        pattern = f"{pattern}|{NON_FINITE_TEXT}"
+    values = _by_grammar(_only(series, _NUMBER_TYPES, _NUMBER_KINDS), pattern)
+    numbers = pd.to_numeric(values, errors="coerce").astype(pandas_dtype(column.type))
+    if column.allow_non_finite:
+        return numbers
+    finite = np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+    return numbers.where(finite) if not finite.all() else numbers
+
+
+def _coerce_numeric(series: pd.Series, column: Column, present: pd.Series | None) -> pd.Series:
+    dtype = pandas_dtype(column.type)
     if pd.api.types.is_bool_dtype(series.dtype):
         return pd.Series(pd.NA, index=series.index, dtype=dtype)
     if dtype == "Int64":
         if pd.api.types.is_integer_dtype(series.dtype):
             return series.astype(dtype)
         return _coerce_int(series, series.notna() if present is None else present)
-    return pd.to_numeric(_only(series, _NUMBER_TYPES, _NUMBER_KINDS), errors="coerce").astype(dtype)
+    return _coerce_float(series, column)
 
 
 def _coerce_string(series: pd.Series) -> pd.Series:
@@ -183,11 +223,21 @@ def _coerce_temporal(series: pd.Series, column: Column) -> pd.Series:
         series = pd.Series(pd.NaT, index=series.index, dtype=object)
     # No cache: parsing ISO 8601 in C is cheaper than hashing every value to look it up
     # (a day's worth of identical dates parsed 3x faster without it).
-    values = _only(series, _TEMPORAL_TYPES, _TEMPORAL_KINDS)
+    values = _by_grammar(_only(series, _TEMPORAL_TYPES, _TEMPORAL_KINDS), TEXT_GRAMMAR[column.type])
     parsed = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True, cache=False)
-    if column.type == "date":
-        return parsed.dt.tz_localize(None).dt.normalize().astype(pandas_dtype("date"))
+    if column.type == "date":  # a time of day is no date: quarantined, never truncated
+        parsed = parsed.where(parsed == parsed.dt.normalize())
+        return parsed.dt.tz_localize(None).astype(pandas_dtype("date"))
     return parsed.astype(pandas_dtype("timestamp"))
+
+
+def _trimmed(series: pd.Series) -> pd.Series:
+    """Text values without surrounding whitespace (``trim: true``); other values unchanged."""
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        return series.str.strip()
+    if series.dtype != object:
+        return series
+    return series.map(lambda v: v.strip() if isinstance(v, str) else v, na_action="ignore")
 
 
 def coerce_column(series: pd.Series, column: Column, present: pd.Series | None = None) -> pd.Series:
@@ -195,8 +245,10 @@ def coerce_column(series: pd.Series, column: Column, present: pd.Series | None =
 
     ``present``: ``series.notna()``, when the caller has it already (a pass over an object
     column costs as much as converting it)."""
+    if column.trim:
+        series = _trimmed(series)
     if column.type in ("int64", "float64", "decimal"):
-        return _coerce_numeric(series, pandas_dtype(column.type), present)
+        return _coerce_numeric(series, column, present)
     if column.type == "string":
         return _coerce_string(series)
     if column.type == "bool":
@@ -288,6 +340,57 @@ def _decimal_overflow(typed: pd.Series, column: Column) -> pd.Series:
     return (typed.abs() >= limit).fillna(False).astype(bool)
 
 
+_NAN_TEXT = re.compile(r"[+-]?nan", re.IGNORECASE)
+_NON_FINITE_TEXT = re.compile(NON_FINITE_TEXT)
+# Spelled right, and still no value of the type: what the value is out of.
+_RANGE_RULES = {
+    "int64": "int64: within -2**63 .. 2**63-1",
+    "float64": "finite numbers only (allow_non_finite: false)",  # e.g. 1e999 overflows
+    "date": "date: a real calendar day",
+    "timestamp": "timestamp: a real calendar day and time of day",
+}
+
+
+def _text_rule(value: str, column: Column) -> str:
+    if value != value.strip() and not column.trim:
+        return "no whitespace around the value (trim: false)"
+    text = value.strip() if column.trim else value
+    if column.type in ("int64", "float64", "decimal") and _NAN_TEXT.fullmatch(text):
+        return "NaN is not a value: send null"
+    if column.type == "float64" and _NON_FINITE_TEXT.fullmatch(text):
+        return "finite numbers only (allow_non_finite: false)"
+    if column.type == "string":
+        return "string: no NUL character"
+    if not re.fullmatch(TEXT_GRAMMAR[column.type], text):
+        return f"{type_label(column)} text: {TEXT_GRAMMAR[column.type]}"
+    if column.type == "decimal":
+        return f"{type_label(column)}: {column.precision - column.scale} digits before the point"
+    return _RANGE_RULES.get(column.type, type_label(column))
+
+
+def type_rule(value: Any, column: Column) -> str:
+    """The rule of the column's type that a value validation could not read breaks.
+
+    Asked only for the values that failed (few), so it may look at each one slowly.
+    """
+    if isinstance(value, str):
+        return _text_rule(value, column)
+    label, kind = type_label(column), type(value).__name__
+    if column.type in ("int64", "float64", "decimal") and isinstance(value, _NUMBER_TYPES):
+        if isinstance(value, bool | np.bool_):
+            return f"{label}: a bool is not a number"
+        if isinstance(value, float | np.floating | Decimal) and math.isnan(value):
+            return "NaN is not a value: send null"
+        if isinstance(value, float | np.floating | Decimal) and math.isinf(value):
+            return _RANGE_RULES["float64"]
+        if column.type == "int64":
+            return "int64: an integral number within -2**63 .. 2**63-1"
+        return f"{label}: {column.precision - column.scale} digits before the point"
+    if column.type == "date" and isinstance(value, dt.datetime | np.datetime64):
+        return "date: no time of day (a datetime at midnight UTC at most)"
+    return f"{label}: not a value of Python type {kind}"
+
+
 def _type_reasons(
     frame: pd.DataFrame, typed: pd.DataFrame, contract: Contract, notna: dict[str, pd.Series]
 ) -> tuple[dict[int, list[dict[str, Any]]], dict[str, int], dict[str, int]]:
@@ -302,8 +405,15 @@ def _type_reasons(
             bad = bad | _decimal_overflow(typed[column.name], column)
         non_null[column.name], unparseable[column.name] = int(present.sum()), int(bad.sum())
         for idx in bad[bad].index:
-            value = _short(frame.at[idx, column.name])
-            reasons[idx].append({"column": column.name, "check": check, "value": value})
+            value = frame.at[idx, column.name]
+            reasons[idx].append(
+                {
+                    "column": column.name,
+                    "check": check,
+                    "value": _short(value),
+                    "rule": type_rule(value, column),
+                }
+            )
     return reasons, non_null, unparseable
 
 
@@ -360,22 +470,15 @@ def validate_chunk(
         index=frame.index,
     )
     reasons, non_null, unparseable = _type_reasons(frame, typed, contract, notna)
+    untyped = _untyped_cells(reasons, contract)
     if partition_value is not None and contract.partition_column is not None:
-        outside = typed[contract.partition_column] != partition_value
-        for idx in outside[outside.fillna(False).astype(bool)].index:
-            value = typed.at[idx, contract.partition_column]
-            reasons[idx].append(
-                {
-                    "column": contract.partition_column,
-                    "check": f"in_partition({partition_value.date()})",
-                    "value": _short(str(value)),
-                }
-            )
-    candidates = typed.drop(index=list(reasons)) if reasons else typed
+        _partition_reasons(typed, contract.partition_column, partition_value, reasons)
+    # Every rule runs on every row, so a row quarantined for one reason shows all of them.
     try:
-        pandera_schema(contract).validate(candidates, lazy=True)
+        pandera_schema(contract).validate(typed, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        _collect_pandera_reasons(exc.failure_cases, contract, reasons)
+        _collect_pandera_reasons(exc.failure_cases, contract, reasons, untyped)
+    _sort_reasons(reasons, contract)
     bad = sorted(reasons)
     original = _records(frame.loc[bad, [*contract.column_names, *extra]]) if bad else []
     quarantined = [
@@ -392,9 +495,58 @@ def validate_chunk(
     )
 
 
-def _collect_pandera_reasons(
-    failures: pd.DataFrame, contract: Contract, reasons: dict[int, list[dict[str, Any]]]
+def _partition_reasons(
+    typed: pd.DataFrame,
+    column: str,
+    partition_value: pd.Timestamp,
+    reasons: dict[int, list[dict[str, Any]]],
 ) -> None:
+    """Rows whose partition column holds another day than the partition being loaded."""
+    outside = typed[column] != partition_value
+    for idx in outside[outside.fillna(False).astype(bool)].index:
+        value = typed.at[idx, column]
+        reasons[idx].append(
+            {
+                "column": column,
+                "check": f"in_partition({partition_value.date()})",
+                "value": _short(str(value)),
+            }
+        )
+
+
+def _untyped_cells(
+    reasons: dict[int, list[dict[str, Any]]], contract: Contract
+) -> set[tuple[int, str]]:
+    """(row, column) pairs left NA because a value could not be parsed: the column's own
+    value, or the source of a derived column (``derive: utc_date(order_ts)``)."""
+    cells = {(idx, r["column"]) for idx, rows in reasons.items() for r in rows}
+    for column in contract.derived_columns:
+        source = column.derive.source if column.derive is not None else ""
+        cells |= {(idx, column.name) for idx, name in list(cells) if name == source}
+    return cells
+
+
+def _sort_reasons(reasons: dict[int, list[dict[str, Any]]], contract: Contract) -> None:
+    """Each row's reasons in contract column order, multi-column rules last; within a column
+    in the order the rules ran (type, partition, then pandera's checks): stable and
+    independent of which rule happened to fail first."""
+    position = {name: i for i, name in enumerate(contract.column_names)}
+    last = len(position)
+    for rows in reasons.values():
+        rows.sort(key=lambda r: position.get(r["column"], last))
+
+
+def _collect_pandera_reasons(
+    failures: pd.DataFrame,
+    contract: Contract,
+    reasons: dict[int, list[dict[str, Any]]],
+    untyped: set[tuple[int, str]],
+) -> None:
+    """Pandera's failures merged into ``reasons``, one entry per row and rule.
+
+    ``untyped``: (row, column) pairs already quarantined for their type: the value there
+    is NA only because it could not be parsed, so pandera's ``not_nullable`` is no news.
+    """
     row_level = failures[failures["index"].notna()]
     schema_level = failures[failures["index"].isna()]
     if not schema_level.empty:
@@ -409,6 +561,8 @@ def _collect_pandera_reasons(
         column, check, value = row.column, str(row.check), _short(row.failure_case)
         if check in rules:  # a row rule fails once per row, not once per column
             column, value = f"{rules[check].left},{rules[check].right}", None
+        if check == "not_nullable" and (int(row.index), column) in untyped:
+            continue
         entry = {"column": column, "check": check, "value": value}
         if entry not in reasons[int(row.index)]:
             reasons[int(row.index)].append(entry)

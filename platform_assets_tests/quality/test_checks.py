@@ -262,7 +262,36 @@ def test_quarantine_rate_above_the_threshold_fails_with_reasons(warehouse) -> No
         "status: isin(['completed', 'pending', 'cancelled', 'refunded'])": kinds["unknown_status"],
         "customer_id: not_nullable": kinds["null_customer"],
     }
-    assert len(meta(result, "sample_quarantined")) == 5
+    assert len(meta(result, "sample_quarantined (first 5)")) == 5
+
+
+def _reason_histogram_of_1615_rows(warehouse) -> None:
+    """More quarantined rows than any sample or scan limit: the histogram counts them all."""
+    frame = orders_for_day(TEST_DAY, replace(CFG, orders_per_day=2000)).astype(object)
+    frame.loc[0:1199, "status"] = "lost"
+    frame.loc[800:1614, "amount_cents"] = -5  # rows 800-1199 hold both reasons
+    loaded = load(warehouse, C["orders"], frame, TEST_DAY)
+    assert (loaded.loaded, loaded.quarantined) == (385, 1615)
+    result = checks(warehouse, C["orders"], TEST_DAY, loaded.facts)["quarantine_rate"]
+    assert meta(result, "rows_quarantined") == 1615
+    reasons = meta(result, "reasons")
+    assert reasons == {
+        "status: isin(['completed', 'pending', 'cancelled', 'refunded'])": 1200,
+        "amount_cents: greater_than_or_equal_to(0)": 815,
+    }
+    assert list(reasons.values()) == [1200, 815]  # largest first
+    assert "sample_quarantined" not in result.metadata
+    assert len(meta(result, "sample_quarantined (first 5)")) == 5
+
+
+def test_the_reason_histogram_counts_every_quarantined_row(warehouse) -> None:
+    _reason_histogram_of_1615_rows(warehouse)
+
+
+def test_the_reason_histogram_counts_every_quarantined_row_on_postgresql(make_pg_database) -> None:
+    from platform_assets.warehouse.resource import Warehouse
+
+    _reason_histogram_of_1615_rows(Warehouse(url=make_pg_database()))
 
 
 def test_samples_never_show_pii(warehouse) -> None:
@@ -286,7 +315,7 @@ def test_samples_never_show_pii(warehouse) -> None:
         {k: {m: str(v.value) for m, v in r.metadata.items()} for k, r in results.items()}
     )
     assert "@example.com" not in text and "Secret Person" not in text
-    samples = meta(results["quarantine_rate"], "sample_quarantined")
+    samples = meta(results["quarantine_rate"], "sample_quarantined (first 5)")
     assert samples and all(s["record"]["email"] == "<pii>" for s in samples)
     assert all(s["record"]["full_name"] == "<pii>" for s in samples)
     email_reasons = [r for s in samples for r in s["reasons"] if r["column"] == "email"]
@@ -318,6 +347,30 @@ def test_quarantine_holds_exactly_the_bad_rows_with_their_reasons(warehouse, tab
     assert got == {k: {REASON_COLUMN[kind]} for k, kind in expected.items()}
     assert {run_id for *_, run_id in rows} == {"test-run"}
     assert loaded.loaded + loaded.quarantined == len(frame)  # conservation
+
+
+def test_infinite_spend_is_quarantined_not_loaded_past_the_gates(warehouse) -> None:
+    """``inf`` used to pass ``spend_usd >= 0`` and every gate, then fail the staging cast."""
+    frame = marketing_spend_for_day(TEST_DAY, CFG).astype(object)
+    frame.at[1, "spend_usd"] = "inf"
+    loaded = load(warehouse, C["marketing_spend"], frame, TEST_DAY)
+    assert (loaded.loaded, loaded.quarantined) == (len(frame) - 1, 1)
+    [(reasons,)] = warehouse.query(
+        'SELECT reasons FROM "platform"."quarantine" WHERE asset = :asset',
+        {"asset": "marketing_spend"},
+    )
+    assert json.loads(reasons) == [
+        {
+            "column": "spend_usd",
+            "check": "type(float64)",
+            "value": "inf",
+            "rule": "finite numbers only (allow_non_finite: false)",
+        }
+    ]
+    [(infinite,)] = warehouse.query(
+        "SELECT count(*) FROM raw.marketing_spend WHERE NOT isfinite(spend_usd)", {}
+    )
+    assert infinite == 0
 
 
 def test_a_type_changed_in_the_warehouse_fails_schema_drift(warehouse) -> None:
@@ -408,11 +461,11 @@ def test_the_gates_speak_postgresql_too(make_pg_database) -> None:
     assert failed(results) == []  # 24 of 240 quarantined: exactly the 10% threshold passes
     assert meta(results["quarantine_rate"], "quarantine_rate") == 0.1
     assert meta(results["foreign_key_customer_id"], "orphans_with_quarantined_parent") > 0
-    sample = meta(results["quarantine_rate"], "sample_quarantined")
+    sample = meta(results["quarantine_rate"], "sample_quarantined (first 5)")
     assert sample and all(isinstance(s["record"], dict) for s in sample)
     assert meta(results["schema_drift"], "findings") == []
     customers_checks = checks(warehouse, C["customers"], None)
     assert {
         s["record"]["email"]
-        for s in meta(customers_checks["quarantine_rate"], "sample_quarantined")
+        for s in meta(customers_checks["quarantine_rate"], "sample_quarantined (first 5)")
     } == {"<pii>"}

@@ -102,6 +102,13 @@ INVALID = [
     ),
     ("orders", _set("drift_policy", "sometimes"), "orders.yaml: drift_policy"),
     ("orders", _set("columns.0.pii", "yes"), "orders.yaml: columns[0] (order_id).pii"),
+    ("orders", _set("columns.0.trim", "yes"), "orders.yaml: columns[0] (order_id).trim: must be"),
+    (
+        "orders",
+        _set("columns.5.allow_non_finite", True),
+        "orders.yaml: columns[5] (amount_cents).allow_non_finite: only float64 columns can hold "
+        "inf (this one is int64)",
+    ),
     ("orders", _set("quarantine_treshold", 0.1), "unknown field(s) ['quarantine_treshold']"),
 ]
 
@@ -138,3 +145,16 @@ def test_docs_show_every_table_its_gates_and_pii() -> None:
         assert f"### {contract.table}\n" in text
     assert "| `email` | string | no | yes |" in text
     assert "`foreign_key_order_id` (WARN)" in text
+
+
+def test_value_options_parse_with_explicit_defaults() -> None:
+    raw = copy.deepcopy(raw_yaml("marketing_spend"))
+    [spend] = [c for c in raw["columns"] if c["name"] == "spend_usd"]
+    spend |= {"trim": True, "allow_non_finite": True}
+    contract = parse_contract(raw, "marketing_spend.yaml")
+    column = contract.column("spend_usd")
+    assert (column.trim, column.allow_non_finite) == (True, True)
+    assert (contract.column("clicks").trim, contract.column("clicks").allow_non_finite) == (
+        False,
+        False,
+    )

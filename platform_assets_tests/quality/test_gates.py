@@ -95,7 +95,7 @@ def test_defects_pass_the_gates_and_orphans_are_accounted_for(make_platform) -> 
         ("stg_orders", "foreign_key_customer_id"): (WARN, orphan_orders),
     }
     assert {"daily_revenue_by_country", "customer_lifetime_value"} <= materialized(result)
-    sample = checks[("customers", "quarantine_rate")].metadata["sample_quarantined"].value
+    sample = checks[("customers", "quarantine_rate")].metadata["sample_quarantined (first 5)"].value
     assert sample and {s["record"]["email"] for s in sample} == {"<pii>"}
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from platform_assets.contracts import Column, Contract, contracts
+from platform_assets.contracts.model import Derivation
+from platform_assets.contracts.types import TEXT_GRAMMAR
 from platform_assets.demo.config import DemoConfig
-from platform_assets.demo.generator import orders_for_day
+from platform_assets.demo.generator import marketing_spend_for_day, orders_for_day
+from platform_assets.quality.derive import derive_columns
 from platform_assets.quality.drift import FrameDrift, tolerated
 from platform_assets.quality.validation import (
     SchemaDriftError,
@@ -167,12 +171,133 @@ def test_strict_coercion_quarantines_values_of_the_wrong_type(column, value, che
 def test_integral_values_of_any_spelling_load_exactly() -> None:
     frame = orders()
     big = 2026031099999999  # above 2**53: must not pass through a float
-    frame.loc[0:3, "amount_cents"] = ["1200", 1300.0, " 1400 ", 1500]
+    frame.loc[0:4, "amount_cents"] = ["1200", 1300.0, "+1400", 1500, np.int64(1600)]
     frame.at[4, "order_id"] = str(big)
     chunk = validate_chunk(frame, ORDERS, DAY)
     assert not chunk.quarantined
-    assert list(chunk.valid["amount_cents"].iloc[:4]) == [1200, 1300, 1400, 1500]
+    assert list(chunk.valid["amount_cents"].iloc[:5]) == [1200, 1300, 1400, 1500, 1600]
     assert chunk.valid["order_id"].iloc[4] == big
+
+
+INT_TEXT = "int64 text: [+-]?[0-9]+"
+SPACES = "no whitespace around the value (trim: false)"
+DATE_TEXT = "date text: [0-9]{4}-[0-9]{2}-[0-9]{2}"
+SILENT_COERCIONS = [
+    ("amount_cents", "1e7", INT_TEXT),
+    ("amount_cents", "5.0", INT_TEXT),
+    ("amount_cents", "10_000_000", INT_TEXT),
+    ("amount_cents", "\u0661\u0662", INT_TEXT),  # Arabic-Indic digits
+    ("amount_cents", "\uff11\uff12", INT_TEXT),  # fullwidth digits
+    ("amount_cents", " 1400 ", SPACES),
+    ("amount_cents", "1400\n", SPACES),
+    ("amount_cents", "inf", INT_TEXT),
+    ("amount_cents", float("inf"), "finite numbers only (allow_non_finite: false)"),
+    ("amount_cents", "9" * 20, "int64: within -2**63 .. 2**63-1"),
+    ("order_date", "2026-03-10T05:00:00", DATE_TEXT),  # a time of day is not truncated
+    ("order_date", pd.Timestamp("2026-03-10 05:00", tz="UTC"),
+     "date: no time of day (a datetime at midnight UTC at most)"),
+    ("order_date", " 2026-03-10", SPACES),
+    ("order_date", "2026-02-30", "date: a real calendar day"),
+    ("order_date", "\uff12\uff10\uff12\uff16-03-10", DATE_TEXT),
+    ("order_ts", "2026-03-10T05:06:07Z ", SPACES),
+    ("order_ts", "2026-03-10", "timestamp text: " + TEXT_GRAMMAR["timestamp"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("column", "value", "rule"), SILENT_COERCIONS)
+def test_text_is_read_by_the_type_grammar_or_quarantined_naming_the_rule(
+    column: str, value, rule: str
+) -> None:
+    frame = orders()
+    frame.at[0, column] = value
+    chunk = validate_chunk(frame, ORDERS, DAY)
+    assert len(chunk.valid) == 19
+    reason, *others = chunk.quarantined[0]["reasons"]
+    check = f"type({ORDERS.column(column).type})"
+    shown = value if isinstance(value, str) else repr(value)
+    assert reason == {"column": column, "check": check, "value": shown, "rule": rule}
+    # An unreadable partition day is no day of this partition either (as before).
+    expected = [("order_date", "in_partition(2026-03-10)")] if column == "order_date" else []
+    assert [(r["column"], r["check"]) for r in others] == expected
+
+
+def spend() -> pd.DataFrame:
+    return marketing_spend_for_day(TEST_DAY, CFG).astype(object)
+
+
+SPEND = contracts()["marketing_spend"]
+FINITE = "finite numbers only (allow_non_finite: false)"
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("inf", FINITE),
+        ("-Infinity", FINITE),
+        (float("inf"), FINITE),
+        ("1e999", FINITE),  # overflows to inf
+        ("nan", "NaN is not a value: send null"),
+        ("\u0661\u0662", "float64 text: " + TEXT_GRAMMAR["float64"]),
+        ("1,5", "float64 text: " + TEXT_GRAMMAR["float64"]),
+        (" 2.5", SPACES),
+    ],
+)
+def test_non_finite_and_foreign_numbers_never_pass_a_float_column(value, rule: str) -> None:
+    """``inf`` used to pass ``spend_usd >= 0`` and every gate, then crash staging."""
+    frame = spend()
+    frame.at[0, "spend_usd"] = value
+    chunk = validate_chunk(frame, SPEND, DAY)
+    assert len(chunk.valid) == len(frame) - 1
+    [reason] = chunk.quarantined[0]["reasons"]
+    assert (reason["column"], reason["check"], reason["rule"]) == (
+        "spend_usd",
+        "type(float64)",
+        rule,
+    )
+
+
+def test_typed_numbers_and_float_spellings_keep_loading() -> None:
+    loaded = []
+    for spellings in (["12.5", "1e3", ".5", "-0", 7], [2.25, "+3.", "1E-2", 10**3, "0"]):
+        frame = spend().assign(spend_usd=spellings)
+        chunk = validate_chunk(frame, SPEND, DAY)
+        assert not chunk.quarantined
+        loaded += list(chunk.valid["spend_usd"])
+    assert loaded == [12.5, 1000.0, 0.5, 0.0, 7.0, 2.25, 3.0, 0.01, 1000.0, 0.0]
+
+
+def test_allow_non_finite_loads_infinity_but_never_nan() -> None:
+    loose = replace(SPEND.column("spend_usd"), allow_non_finite=True)
+    contract = replace(
+        SPEND, columns=tuple(loose if c.name == "spend_usd" else c for c in SPEND.columns)
+    )
+    frame = spend()
+    frame.loc[0:2, "spend_usd"] = ["Infinity", float("inf"), "nan"]
+    chunk = validate_chunk(frame, contract, DAY)
+    assert list(chunk.valid["spend_usd"].iloc[:2]) == [float("inf"), float("inf")]
+    [nan] = chunk.quarantined
+    assert nan["reasons"][0]["rule"] == "NaN is not a value: send null"
+
+
+def test_trim_true_strips_whitespace_before_parsing_every_type() -> None:
+    columns = tuple(replace(c, trim=True) for c in ORDERS.columns)
+    contract = replace(ORDERS, columns=columns)
+    frame = orders()
+    frame.at[0, "amount_cents"] = " 1400 "
+    frame.at[0, "order_date"] = "\t2026-03-10 "
+    frame.at[0, "order_ts"] = " 2026-03-10T05:06:07Z"
+    frame.at[0, "status"] = " completed "
+    chunk = validate_chunk(frame, contract, DAY)
+    assert not chunk.quarantined
+    row = chunk.valid.iloc[0]
+    assert (row["amount_cents"], row["status"]) == (1400, "completed")
+    assert row["order_date"] == DAY
+    assert row["order_ts"] == pd.Timestamp("2026-03-10T05:06:07Z")
+    untrimmed = validate_chunk(frame, ORDERS, DAY)  # the default keeps them apart
+    assert [(r["column"], r.get("rule")) for r in untrimmed.quarantined[0]["reasons"]] == [
+        ("order_ts", SPACES), ("order_date", SPACES), ("order_date", None),
+        ("status", None), ("amount_cents", SPACES),
+    ]  # fmt: skip
 
 
 def test_decimal_values_beyond_the_column_precision_are_quarantined() -> None:
@@ -200,6 +325,27 @@ def test_rows_outside_the_partition_are_quarantined() -> None:
     ]
 
 
+def test_every_rule_runs_on_every_row_and_reasons_merge_per_row() -> None:
+    """A row outside the partition, or with an unparseable value, keeps its other reasons
+    (in contract column order); an unparseable value is not reported null as well."""
+    frame = orders()
+    frame.at[1, "order_date"] = "2026-03-09"
+    frame.at[1, "status"] = "lost"
+    frame.at[1, "amount_cents"] = -5
+    frame.at[1, "currency"] = 7
+    frame.at[4, "amount_cents"] = "twelve"
+    frame.at[4, "status"] = "lost"
+    chunk = validate_chunk(frame, ORDERS, DAY)
+    ids = list(frame["order_id"])
+    status = "isin(['completed', 'pending', 'cancelled', 'refunded'])"
+    assert reasons_by_key(chunk) == {
+        ids[1]: [("order_date", "in_partition(2026-03-10)"), ("status", status),
+                 ("amount_cents", "greater_than_or_equal_to(0)"), ("currency", "type(string)")],
+        ids[4]: [("status", status), ("amount_cents", "type(int64)")],
+    }  # fmt: skip
+    assert len(chunk.valid) == 18
+
+
 def test_warm_up_builds_every_contract_schema_once():
     """What a Celery worker runs before forking: every schema built (and cached) and
     validated once, so pool processes inherit them instead of building them per step."""
@@ -208,3 +354,18 @@ def test_warm_up_builds_every_contract_schema_once():
     assert pandera_schema.cache_info().currsize == len(contracts())
     warm_up()
     assert pandera_schema.cache_info().misses == len(contracts())
+
+
+def test_a_derived_utc_date_reads_its_source_by_the_timestamp_grammar() -> None:
+    """``utc_date(order_ts)`` cuts a timestamp to its UTC day: the time of day the date
+    grammar refuses in a sent date is what the derivation starts from."""
+    derived = replace(ORDERS.column("order_date"), derive=Derivation("utc_date", "order_ts"))
+    contract = replace(
+        ORDERS, columns=tuple(derived if c.name == "order_date" else c for c in ORDERS.columns)
+    )
+    frame = orders().drop(columns=["order_date"])
+    frame.loc[0:2, "order_ts"] = ["2026-03-09T23:30:00-03:00", "2026-03-10 00:00", "noon"]
+    got = derive_columns(frame, contract)["order_date"]
+    assert list(got.iloc[:4]) == ["2026-03-10", "2026-03-10", None, "2026-03-10"]
+    chunk = validate_chunk(derive_columns(frame, contract), contract, DAY)
+    assert len(chunk.valid) == 19

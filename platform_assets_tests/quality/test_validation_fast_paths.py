@@ -98,3 +98,31 @@ def test_a_chunk_of_another_shape_starts_a_batch_so_drift_stays_exact() -> None:
 def test_batch_rows_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         list(validation_batches(iter([orders(0, 1)]), rows=0))
+
+
+TEXTS = {
+    "amount_cents": ["12", "+3", " 4", "1e3", "5.0", "\u0661", "", "x"],
+    "order_ts": ["2026-03-10T01:02:03Z", "2026-03-10 01:02", "2026-03-10", " 2026-03-10T01:02Z"],
+    "order_date": ["2026-03-10", "2026-03-10T00:00:00", "2026-02-30", "\uff12026-03-10", ""],
+}
+SPEND = contracts()["marketing_spend"].column("spend_usd")
+
+
+@pytest.mark.parametrize(
+    ("column", "texts"),
+    [
+        *[(ORDERS.column(name), texts) for name, texts in TEXTS.items()],
+        (SPEND, ["1.5", ".5", "5.", "1e3", "inf", "nan", " 1", "1,5", "\u0661", "1e999"]),
+    ],
+    ids=[*TEXTS, "spend_usd"],
+)
+def test_all_text_columns_and_mixed_columns_get_the_same_answers(column, texts) -> None:
+    """The all-text path (one Arrow regex over the column), the mixed path (text values
+    picked out first) and Arrow string columns agree value by value."""
+    all_text = coerce_column(pd.Series([*texts, None], dtype=object), column)
+    mixed = coerce_column(pd.Series([*texts, None, [1]], dtype=object), column)
+    arrow = coerce_column(pd.Series([*texts, None], dtype="str"), column)
+    assert all_text.tolist() == mixed.tolist()[:-1] == arrow.tolist()
+    assert all_text.notna().sum() == {"amount_cents": 2, "order_ts": 2, "order_date": 1}.get(
+        column.name, 4
+    )
