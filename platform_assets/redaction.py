@@ -7,16 +7,30 @@ push-gateway URL is a credential), so it sits below all of them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 MIN_SECRET_CHARS = 8
+REDACTED = "***"
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         for form in {secret, quote(secret, safe=""), quote(secret)}:
-            text = text.replace(form, "***")
+            text = text.replace(form, REDACTED)
     return text
+
+
+def without_password(url: str) -> str:
+    """``scheme://user:***@host/path``: a URL fit to show (its userinfo password hidden).
+
+    Only the password goes: the user, host and path say which server was meant."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo = parts.netloc.rpartition("@")[0]
+    user = userinfo.partition(":")[0]
+    netloc = f"{user}:{REDACTED}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def url_secrets(url: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from platform_assets.redaction import redact, url_secrets
+from platform_assets.redaction import redact, url_secrets, without_password
 
 
 def test_redact_removes_the_secret_in_plain_and_url_quoted_forms() -> None:
@@ -19,3 +19,10 @@ def test_url_secrets_keep_long_parts_only() -> None:
     url = "https://user:longpassword@hooks.example/services/T000/B000/XXXX?token=abcdefgh"
     assert url_secrets(url) == [url, "/services/T000/B000/XXXX", "token=abcdefgh", "longpassword"]
     assert url_secrets("https://hooks.example/hook") == ["https://hooks.example/hook"]
+
+
+def test_without_password_keeps_user_host_and_path() -> None:
+    url = "postgresql://etl:p%40ss:w@db.example:5432/warehouse?sslmode=require"
+    assert without_password(url) == "postgresql://etl:***@db.example:5432/warehouse?sslmode=require"
+    assert without_password("http://etl@host/v2") == "http://etl@host/v2"  # no password
+    assert without_password("http://host/v2") == "http://host/v2"
