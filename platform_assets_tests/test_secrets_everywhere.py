@@ -2,9 +2,10 @@
 
 ``platform run`` as a real child process on a PostgreSQL warehouse and source database whose
 URLs carry passwords (the test server trusts 127.0.0.1 and ignores them), then the alert and
-lineage sensors and ``platform-metrics --once`` against real local receivers. Searched:
-the launcher's stdout and stderr, every file under PLATFORM_HOME (run storage, event log,
-logs, alert state), every request the HTTP receiver got and every mail the SMTP one got.
+lineage sensors, ``platform-metrics --once`` and ``platform-health`` against real local
+receivers. Searched: the output of each, every file under PLATFORM_HOME (run storage, event
+log with the assets' metadata, logs), every row of the warehouse and alert-state databases,
+every request the HTTP receiver got and every mail the SMTP one got.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
+import psycopg
 import pytest
+from psycopg import sql
 
 from platform_assets.redaction import secret_variables
 from platform_assets_tests.alerts.receivers import HttpReceiver, SmtpReceiver
@@ -140,6 +143,24 @@ def run_failure_tick(
         return defs.resolve_sensor_def("run_failure_alert_sensor")(context.for_run_failure())
 
 
+def database_text(url: str) -> str:
+    """Every row of every table of a database, as text (alert state, warehouse tables)."""
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchall()
+        return "\n".join(
+            str(row)
+            for schema, table in tables
+            for row in conn.execute(
+                sql.SQL("SELECT t::text FROM {}.{} t").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            )
+        )
+
+
 def everything_under(home: Path) -> str:
     return "\n".join(
         path.read_bytes().decode("utf-8", errors="replace")
@@ -152,7 +173,8 @@ def test_no_secret_anywhere_a_run_leaves_text(
     tmp_path: Path, make_pg_database, receivers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     http, smtp, secrets = receivers
-    env = environment(tmp_path, [make_pg_database() for _ in range(3)], http, smtp, secrets)
+    databases = [make_pg_database() for _ in range(3)]  # warehouse, source, alert state
+    env = environment(tmp_path, databases, http, smtp, secrets)
     bin_dir = Path(sys.executable).parent
     run = subprocess.run(
         [str(bin_dir / "platform"), "run"], cwd=REPO, env=env, capture_output=True, text=True,
@@ -169,6 +191,11 @@ def test_no_secret_anywhere_a_run_leaves_text(
         text=True, timeout=300,
     )  # fmt: skip
     assert metrics.returncode == 0, metrics.stderr[-3000:]
+    health = subprocess.run(
+        [str(bin_dir / "platform-health")], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert health.returncode == 0 and "alerts" in health.stdout, health.stderr[-3000:]
     # Each outlet really carried something (else finding no secret there would prove nothing).
     assert http.posts("/hook") and http.posts("/slack/") and smtp.inbox, "\n".join(ticks)
     assert http.posts("/lineage/") and [r for r in http.requests if r.path.startswith("/push/")]
@@ -176,6 +203,10 @@ def test_no_secret_anywhere_a_run_leaves_text(
         "platform run stdout": run.stdout,
         "platform run stderr": run.stderr,
         "platform-metrics output": metrics.stdout + metrics.stderr,
+        "platform-health output": health.stdout + health.stderr,
+        "warehouse and alert-state databases": "\n".join(
+            database_text(url) for url in (databases[0], databases[2])
+        ),
         "sensor ticks": "\n".join(ticks),
         "files under PLATFORM_HOME": everything_under(tmp_path / "home"),
         "HTTP receiver (webhook, Slack, lineage, Pushgateway)": "\n".join(
