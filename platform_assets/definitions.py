@@ -9,7 +9,9 @@ lineage sensors, loggers and the executor.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -22,6 +24,7 @@ from platform_assets.contracts import use_defs_dir
 from platform_assets.home import embedded_warehouse_url
 from platform_assets.observability.logging import pipeline_loggers
 from platform_assets.observability.openlineage import openlineage_from_env, openlineage_sensor
+from platform_assets.redaction import declare_secret_variables
 from platform_assets.warehouse.resource import Warehouse
 
 SHARED_RESOURCES = ("warehouse", "alerting", "openlineage", "io_manager")
@@ -61,6 +64,19 @@ def check_connections(defs: dg.Definitions) -> None:
             )
 
 
+def env_var_names(resources: Mapping[str, Any]) -> set[str]:
+    """Every variable a resource reads as ``dg.EnvVar``: by the house rule only secrets are
+    passed that way, so these are the configured sources' secrets (``url_env``, ``token_env``,
+    ``password_env``...) without this module knowing any source."""
+    return {
+        value.env_var_name
+        for resource in resources.values()
+        if isinstance(resource, dg.ConfigurableResource)
+        for value in vars(resource).values()
+        if isinstance(value, dg.EnvVar)
+    }
+
+
 def own_tree() -> dg.ComponentTree:
     """This package's defs folder, found from the module rather than from pyproject.toml so
     that an installed wheel (a worker image) loads the same tables as a checkout."""
@@ -75,6 +91,7 @@ def build_definitions(tree: dg.ComponentTree | None = None) -> dg.Definitions:
     use_defs_dir(Path(tree.defs_module_path))
     defs = dg.Definitions.merge(tree.build_defs(), platform_definitions())
     check_connections(defs)
+    declare_secret_variables(env_var_names(defs.resources or {}))
     return defs
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dagster as dg
@@ -24,6 +24,7 @@ from platform_assets.alerts.routing import (
 from platform_assets.alerts.sinks import EmailSink, LogSink, Sink, SinkError, SlackSink, WebhookSink
 from platform_assets.alerts.store import AlertStore
 from platform_assets.home import platform_home
+from platform_assets.redaction import redact_known
 from platform_assets.sources.progress import Log
 
 
@@ -118,10 +119,12 @@ class Alerting(dg.ConfigurableResource):
     def fire(self, alert: Alert, now: float | None = None) -> str:
         """Record a breach; the dispatch sensor announces it (once)."""
         route = self.router().route(alert.owner)
+        # Alert text quotes errors; it is stored, sent and shown: no secret may travel in it.
+        alert = replace(alert, title=redact_known(alert.title), text=redact_known(alert.text))
         return self.store().fire(alert, route, self.sink_names(), now)
 
     def clear(self, key: str, reason: str, now: float | None = None) -> bool:
-        return self.store().clear(key, reason, self.sink_names(), now)
+        return self.store().clear(key, redact_known(reason), self.sink_names(), now)
 
     def deliver(self, log: Log, limit: int = 200) -> DeliveryReport:
         """Send pending notifications; a failing sink keeps them pending for the next tick."""

@@ -26,6 +26,7 @@ from platform_assets.quality.derive import derive_columns
 from platform_assets.quality.drift import FrameDrift, prepare_table
 from platform_assets.quality.gates import drift_fails_the_step
 from platform_assets.quality.validation import validate_chunk, validation_batches
+from platform_assets.redaction import redact_known
 from platform_assets.sources.drop_csv import MalformedDropError, split_row_problems
 from platform_assets.sources.progress import Log
 from platform_assets.sources.rest import PermanentApiError
@@ -107,7 +108,7 @@ def fail_fast(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     try:
         yield from frames
     except (PermanentApiError, MalformedDropError) as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        raise dg.Failure(description=redact_known(str(exc)), allow_retries=False) from exc
 
 
 @contextmanager

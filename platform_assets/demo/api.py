@@ -195,7 +195,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def orders_page(cache: FrameCache, params: Params, overlap_pages: bool) -> Reply:
+def announced(total: int, skew: int) -> int:
+    """The total the API claims (``Faults.total_skew``): wrong on purpose, never negative."""
+    return max(total + skew, 0)
+
+
+def orders_page(cache: FrameCache, params: Params, overlap_pages: bool, skew: int = 0) -> Reply:
     """Offset pagination. With ``overlap_pages`` every page after the first starts with the last
     row of the previous page (the classic shifting-offset duplicate); ``total`` is unchanged."""
     day = parse_day(_single(params, "date"))
@@ -204,10 +209,11 @@ def orders_page(cache: FrameCache, params: Params, overlap_pages: bool) -> Reply
     total = len(cache.get("orders", day))
     start = offset - 1 if overlap_pages and 0 < offset < total else offset
     rows = cache.rows("orders", day, start, offset + limit)
-    return Reply({"data": rows, "total": total, "offset": offset, "limit": limit})
+    body = {"data": rows, "total": announced(total, skew), "offset": offset, "limit": limit}
+    return Reply(body)
 
 
-def orders_by_page(cache: FrameCache, params: Params) -> Reply:
+def orders_by_page(cache: FrameCache, params: Params, skew: int = 0) -> Reply:
     """Page-number pagination (1-based); the total travels in the ``X-Total-Count`` header."""
     day = parse_day(_single(params, "date"))
     page_number = _int_param(params, "page", 1, 1, None)
@@ -216,7 +222,7 @@ def orders_by_page(cache: FrameCache, params: Params) -> Reply:
     start = (page_number - 1) * per_page
     rows = cache.rows("orders", day, start, start + per_page)
     body = {"data": rows, "page": page_number, "per_page": per_page}
-    return Reply(body, {"X-Total-Count": str(total)})
+    return Reply(body, {"X-Total-Count": str(announced(total, skew))})
 
 
 def _payments_slice(
@@ -263,10 +269,10 @@ def payments_page(cache: FrameCache, params: Params, endless: str = "") -> Reply
     return Reply({"data": page, "next_cursor": next_cursor})
 
 
-def payments_linked(cache: FrameCache, params: Params, base_url: str) -> Reply:
+def payments_linked(cache: FrameCache, params: Params, base_url: str, skew: int = 0) -> Reply:
     """Link-header pagination: a bare list body, the next page's URL in ``Link: rel="next"``."""
     day, page, next_cursor, total = _payments_slice(cache, params, "")
-    headers = {"X-Total-Count": str(total)}
+    headers = {"X-Total-Count": str(announced(total, skew))}
     if next_cursor is not None:
         query = f"date={day.isoformat()}&limit={_limit(params)}&cursor={next_cursor}"
         headers["Link"] = f'<{base_url}/v1/payments-linked?{query}>; rel="next"'
@@ -437,11 +443,12 @@ class DemoHandler(BaseHTTPRequestHandler):
         cache = self.server.cache
         host, port = self.server.server_address[:2]
         base_url = f"http://{self.headers.get('Host') or f'{host}:{port}'}"
+        skew = faults.total_skew
         handlers: dict[str, Callable[[], Reply]] = {
-            "/v1/orders": lambda: orders_page(cache, params, self.server.overlap_pages),
-            "/v1/orders-by-page": lambda: orders_by_page(cache, params),
+            "/v1/orders": lambda: orders_page(cache, params, self.server.overlap_pages, skew),
+            "/v1/orders-by-page": lambda: orders_by_page(cache, params, skew),
             "/v1/payments": lambda: payments_page(cache, params, faults.endless_cursor),
-            "/v1/payments-linked": lambda: payments_linked(cache, params, base_url),
+            "/v1/payments-linked": lambda: payments_linked(cache, params, base_url, skew),
         }
         if path not in handlers:
             raise ApiError(404, f"no such endpoint: {path}")

@@ -55,6 +55,9 @@ class Faults:
       handing out new cursors (cycling through the data).
     * ``echo_credentials``: a refused credential is quoted in the 401 body (careless APIs do
       that; clients must not pass it on to their logs).
+    * ``total_skew``: added to every announced total (the ``total`` field, ``X-Total-Count``)
+      while the pages keep serving the real rows: +250 announces 1,250 and serves 1,000 (a
+      truncated export), a negative skew announces fewer rows than are served.
     """
 
     seed: int = 0
@@ -72,6 +75,7 @@ class Faults:
     rate_limit_burst: int = 1
     endless_cursor: str = ""
     echo_credentials: bool = False
+    total_skew: int = 0
 
     def __post_init__(self) -> None:
         for name in RATE_KNOBS:
@@ -86,6 +90,8 @@ class Faults:
             raise ValueError(f"retry_after_format must be one of {RETRY_AFTER_FORMATS}")
         if not isinstance(self.echo_credentials, bool):
             raise ValueError("echo_credentials must be true or false")
+        if isinstance(self.total_skew, bool) or not isinstance(self.total_skew, int):
+            raise ValueError(f"fault knob total_skew must be an integer, got {self.total_skew!r}")
         if self.endless_cursor not in ENDLESS_CURSOR_MODES:
             raise ValueError(f"endless_cursor must be one of {ENDLESS_CURSOR_MODES}")
 

@@ -28,6 +28,7 @@ from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
 from platform_assets.home import prepare_environment
 from platform_assets.processes import default_signals, stop_group
+from platform_assets.redaction import redact_known, without_password
 
 DEV_UI_PORT = "3000"
 DEV_API_PORT = "8765"
@@ -67,10 +68,14 @@ def run(env: dict[str, str]) -> int:
                 partition_key=day.isoformat(), instance=instance, raise_on_error=False
             )
     keys = defs.resolve_asset_graph().toposorted_asset_keys
-    print(f"\nplatform_assets: partition {day} on {env.get('PLATFORM_WAREHOUSE_URL', 'DuckDB')}")
-    print(format_summary(summarize(result, keys)))
-    print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
-    print("Open the UI with `make dev`, then http://127.0.0.1:3000")
+    warehouse = without_password(env.get("PLATFORM_WAREHOUSE_URL", "DuckDB"))
+    summary = (
+        f"\nplatform_assets: partition {day} on {warehouse}\n"
+        f"{format_summary(summarize(result, keys))}\n"
+        f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}\n"
+        "Open the UI with `make dev`, then http://127.0.0.1:3000"
+    )
+    print(redact_known(summary, env))  # nothing secret reaches a terminal or a CI log
     return 0 if result.success else 1
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import dagster as dg
 
+from platform_assets.redaction import redact_known
+
 LOG_FORMAT_ENV = "PLATFORM_LOG_FORMAT"
 LOG_FORMATS = ("text", "json")
 FIELDS_ATTR = "platform_fields"
@@ -47,6 +49,7 @@ class PipelineLog:
         return PipelineLog(self._log, {**self.fields, **fields}, self._json)
 
     def _emit(self, level: int, msg: str) -> None:
+        msg = redact_known(msg)  # a line quoting an error or a URL never carries a secret
         shown = [f"{k}={self.fields[k]}" for k in SHOWN_IN_TEXT if self.fields.get(k) is not None]
         text = f"{msg} [{' '.join(shown)}]" if shown else msg
         extra = {FIELDS_ATTR: self.fields, MESSAGE_ATTR: msg}

@@ -4,7 +4,8 @@ What differs between endpoints is configuration (``pagination.Endpoint``); what 
 extraction gets is the same: auth from EnvVars, per-request timeouts, retries of transient
 faults only (``transport``), a client-side rate limit shared by every worker and process
 (``ratelimit``), bounded parallel slices when the total is known (``parallel``), guards
-against pagination that never ends, and progress in the run log (``progress``).
+against pagination that never ends, a permanent error when the pages do not add up to the
+announced total (``TotalMismatchError``), and progress in the run log (``progress``).
 
 Memory is bounded by the page size: one page becomes one chunk, and at most
 ``max_chunks_in_memory`` chunks wait for the loader. Sequential pages are read ahead on a
@@ -51,7 +52,6 @@ from platform_assets.sources.transport import (
     RetriesExhaustedError,
     RetrySettings,
     Transport,
-    describe,
 )
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "PermanentApiError",
     "RestApi",
     "RetriesExhaustedError",
+    "TotalMismatchError",
 ]
 
 SECRET_FIELDS = ("token", "password")
@@ -73,6 +74,21 @@ _STATE_LOCK = threading.Lock()  # lazy per-run state: two threads must not build
 
 class PaginationError(PermanentApiError):
     """The API's pagination does not end: a repeated cursor/link, or more than max_pages."""
+
+
+class TotalMismatchError(PermanentApiError):
+    """The pages held fewer (or more) rows than the API announced. A truncated export looks
+    like a complete, smaller partition to every gate downstream; a re-run asks the same API
+    the same question, so it is permanent (no step retries)."""
+
+    def __init__(self, what: str, expected: int, received: int) -> None:
+        side = "fewer" if received < expected else "more"
+        super().__init__(
+            f"{what}: the API announced {expected} rows, its pages held {received} "
+            f"({abs(expected - received)} {side}); refusing an incomplete extraction"
+        )
+        self.expected = expected
+        self.received = received
 
 
 class RestApi(dg.ConfigurableResource):
@@ -175,7 +191,7 @@ class RestApi(dg.ConfigurableResource):
         first = endpoint.pagination.first(
             endpoint.path, as_params(params or {}), endpoint.page_size or self.page_size
         )
-        progress = Progress(describe(first), log, every_s=self.progress_every_s)
+        progress = Progress(transport.describe(first), log, every_s=self.progress_every_s)
         walk = self._walk(endpoint, first, transport)
         try:
             for page in walk:
@@ -188,10 +204,7 @@ class RestApi(dg.ConfigurableResource):
             self._rate_limiter().close()
         progress.done()
         if progress.total is not None and progress.rows != progress.total:
-            log.warning(
-                f"{describe(first)}: extracted {progress.rows} rows, the API announced "
-                f"{progress.total}; the downstream checks decide whether that is acceptable"
-            )
+            raise TotalMismatchError(transport.describe(first), progress.total, progress.rows)
 
     def _walk(self, endpoint: Endpoint, first: PageRequest, transport: Transport) -> Iterator[Page]:
         page = _fetch(endpoint, transport, first)
@@ -241,8 +254,8 @@ def _fetch(endpoint: Endpoint, transport: Transport, request: PageRequest) -> Pa
         total = endpoint.total(body, response.headers)
     except ShapeError as exc:
         raise PermanentApiError(
-            f"{describe(request)} -> HTTP {response.status}: the body breaks the expected "
-            f"shape: {exc}",
+            f"{transport.describe(request)} -> HTTP {response.status}: the body breaks the "
+            f"expected shape: {exc}",
             response.status,
         ) from None
     return Page(request, rows, body, response.headers, total)  # type: ignore[arg-type]
@@ -256,18 +269,18 @@ def _sequential(endpoint: Endpoint, transport: Transport, page: Page) -> Iterato
         try:
             request = pagination.next(page)
         except ShapeError as exc:
-            raise PermanentApiError(f"{describe(page.request)}: {exc}") from None
+            raise PermanentApiError(f"{transport.describe(page.request)}: {exc}") from None
         if request is None:
             return
         key = (request.url, request.params)
         if key in seen:
             raise PaginationError(
-                f"{describe(page.request)}: the API's next page is one already read "
-                f"({describe(request)}); its cursor never ends"
+                f"{transport.describe(page.request)}: the API's next page is one already read "
+                f"({transport.describe(request)}); its cursor never ends"
             )
         if request.number > endpoint.max_pages:
             raise PaginationError(
-                f"{describe(request)}: more than max_pages={endpoint.max_pages} pages; "
+                f"{transport.describe(request)}: more than max_pages={endpoint.max_pages} pages; "
                 "the cursor never ends (raise max_pages if the data really is that large)"
             )
         seen.add(key)

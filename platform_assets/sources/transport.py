@@ -5,8 +5,9 @@ They are retried with exponential backoff and full jitter, never sooner than the
 ``Retry-After``, within the attempts per request and the retry budget of the run.
 Permanent: every other status (400, 401, 403, 404, 422, ...), a redirect, a TLS failure.
 They fail at once, in one attempt, naming the request, the status and a body excerpt.
-Secrets never appear in those messages: they are built from the path, the query parameters
-and the (redacted) body, never from the request headers.
+Secrets never appear in those messages: they are built from the URL actually requested
+(``describe``: its password, the API-key parameter and any token shown as ``***``) and the
+(redacted) body, never from the request headers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import msgspec
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from platform_assets.redaction import REDACTED, redact, without_password
 from platform_assets.sources.auth import Auth
 from platform_assets.sources.decode import PageDecoder, PageShapeError
 from platform_assets.sources.pagination import PageRequest
@@ -82,10 +84,16 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-def describe(request: PageRequest) -> str:
-    """``GET /v2/tickets?day=...&offset=...``: what every message about a request starts with."""
-    query = urlencode(request.params)
-    return f"GET {request.url}{'?' + query if query else ''}"
+def describe(request: PageRequest, base_url: str = "", auth: Auth | None = None) -> str:
+    """``GET https://api.example.com/v2/tickets?day=...&offset=...&api_key=***``: what every
+    message about a request starts with. The URL actually requested (the base URL's own path
+    included, so ``/v2`` vs ``/v1`` is visible), never its credentials: the userinfo password,
+    the API-key parameter and any token or password of ``auth`` read ``***``."""
+    url = request.url if "://" in request.url else base_url.rstrip("/") + request.url
+    hidden = tuple((name, REDACTED) for name, _ in auth.query()) if auth else ()
+    query = urlencode(request.params + hidden, safe="*")
+    text = f"GET {without_password(url)}{'?' + query if query else ''}"
+    return redact(text, auth.secrets()) if auth else text
 
 
 class Transport:
@@ -119,8 +127,12 @@ class Transport:
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
 
+    def describe(self, request: PageRequest) -> str:
+        """The URL this transport requests for ``request``, fit for a message (no secret)."""
+        return describe(request, self._base_url, self._auth)
+
     def get(self, request: PageRequest) -> Response:
-        what = self._auth.redact(describe(request))
+        what = self.describe(request)
         attempt = 0
         while True:
             attempt += 1
@@ -160,7 +172,7 @@ class Transport:
         if _origin(request.url) != self._origin:
             # A Link header may point anywhere; credentials only ever go to the configured API.
             raise PermanentApiError(
-                f"{describe(request)}: next-page link leaves {self._origin}; not following it"
+                f"{self.describe(request)}: next-page link leaves {self._origin}; not following it"
             )
         return request.url
 

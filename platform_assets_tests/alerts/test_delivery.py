@@ -120,3 +120,29 @@ def test_rejected_drop_file_alerts_once_and_clears_on_redelivery(sinks, instance
     )
     dispatch(instance, sinks.alerting)
     assert sinks.slack()[1]["text"].startswith(":white_check_mark: *[RESOLVED] [data-platform]")
+
+
+def test_an_alert_quoting_a_secret_variable_is_sent_and_stored_without_it(
+    sinks, instance, monkeypatch
+) -> None:
+    """A run-failure text quotes the error, and the error a URL with the warehouse password:
+    what the webhook, the mail and the alert store get says ``***`` instead."""
+    from platform_assets.alerts.model import Alert
+
+    password = "wh-password-4e1b9c"
+    monkeypatch.setenv("PLATFORM_WAREHOUSE_URL", f"postgresql://etl:{password}@db/warehouse")
+    alert = Alert(
+        key="run_failure:daily_job:2026-03-10",
+        kind="run_failure",
+        severity="critical",
+        title=f"Run failed on postgresql://etl:{password}@db",
+        text=f"Failed steps: orders: could not connect to postgresql://etl:{password}@db",
+    )
+    assert sinks.alerting.fire(alert) == "opened"
+    dispatch(instance, sinks.alerting)
+    [hook] = sinks.webhook()
+    assert "could not connect to postgresql://etl:***@db" in str(hook)
+    assert sinks.smtp.inbox  # the mail went out too (critical), and is searched below
+    stored = "\n".join(str(row) for row in AlertStore(sinks.state_url).open_alerts())
+    assert "postgresql://etl:***@db" in stored
+    assert password not in sinks.everything_received() + stored

@@ -78,3 +78,27 @@ def test_json_run_logger_makes_dagsters_own_lines_json(monkeypatch, capfd) -> No
 def test_unknown_log_format_stops_the_code_location() -> None:
     with pytest.raises(ValueError, match="PLATFORM_LOG_FORMAT must be one of"):
         pipeline_loggers({"PLATFORM_LOG_FORMAT": "xml"})
+
+
+@dg.asset(key="customers")
+def quoting_a_url(context) -> None:
+    pipeline_log(context).warning(
+        "retrying postgresql://etl:pg-pass-7f3e2a@db.example/warehouse: connection reset"
+    )
+
+
+def test_pipeline_lines_never_carry_a_secret_variables_value(monkeypatch, capfd) -> None:
+    """A line quoting a URL (an error, a retry) loses the password of PLATFORM_WAREHOUSE_URL,
+    in the event log and in the JSON lines alike."""
+    monkeypatch.setenv("PLATFORM_LOG_FORMAT", "json")
+    monkeypatch.setenv("PLATFORM_WAREHOUSE_URL", "postgresql://etl:pg-pass-7f3e2a@db/warehouse")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([quoting_a_url], instance=instance)
+        messages = [
+            r.user_message for r in instance.all_logs(result.run_id) if not r.is_dagster_event
+        ]
+    assert messages == [
+        "retrying postgresql://etl:***@db.example/warehouse: connection reset [asset=customers]"
+    ]
+    [line] = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
+    assert line["message"] == "retrying postgresql://etl:***@db.example/warehouse: connection reset"

@@ -50,9 +50,10 @@ def test_extractions_report_to_the_injected_log(api: DemoApi) -> None:
     collect(client(api, progress_every_s=0.0).pages(ENDPOINTS["offset"], PARAMS, log=log))
     lines = [msg for level, msg in log.lines if level == "info"]
     assert len(lines) == 6  # one per page at this cadence, then the summary
-    assert lines[0].startswith("GET /v1/orders?date=2026-03-10&offset=0&limit=100: 1 pages, 100")
+    request = f"GET {api.url}/v1/orders?date=2026-03-10&offset=0&limit=100"
+    assert lines[0].startswith(f"{request}: 1 pages, 100")
     assert "% of 450, ETA" in lines[0]
-    assert lines[-1].startswith("GET /v1/orders?date=2026-03-10&offset=0&limit=100: done, 5 pages")
+    assert lines[-1].startswith(f"{request}: done, 5 pages")
 
 
 def test_an_unannounced_total_gives_no_eta(api: DemoApi) -> None:

@@ -84,7 +84,7 @@ def test_permanent_failures_fail_in_one_attempt(
         collect(rest.pages(endpoint, params))
     message = str(failure.value)
     assert failure.value.status == status
-    assert f"GET {endpoint.path}?" in message and f"HTTP {status}" in message
+    assert f"GET {api.url}{endpoint.path}?" in message and f"HTTP {status}" in message
     assert excerpt in message
     assert api.stats()["requests"] == 1
 

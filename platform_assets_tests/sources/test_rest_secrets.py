@@ -10,7 +10,7 @@ import pytest
 from platform_assets.demo.faults import Faults
 from platform_assets.demo.generator import orders_for_day
 from platform_assets.demo.process import DemoApi
-from platform_assets.sources.rest import PermanentApiError, RestApi
+from platform_assets.sources.rest import Endpoint, OffsetPagination, PermanentApiError, RestApi
 from platform_assets_tests.sources.conftest import CFG, DAY, TOKEN, Recorder, client, collect
 from platform_assets_tests.sources.test_rest_pagination import ENDPOINTS, PARAMS
 
@@ -92,3 +92,40 @@ def test_a_failed_run_leaves_no_secret_in_the_event_log(make_platform, monkeypat
     assert token not in everything and WRONG not in everything
     step_failures = [e for e in failed.all_events if e.is_step_failure]
     assert len(step_failures) == 1  # a permanent error bypasses the step's RetryPolicy
+
+
+def test_errors_name_the_url_requested_with_the_base_urls_own_path(api: DemoApi) -> None:
+    """A base URL with a path (``.../v1``) and a table path (``/orders``): the message shows
+    ``/v1/orders`` on its host, the URL that really answered, not ``/orders``."""
+    rest = client(api, base_url=f"{api.url}/v1")
+    with pytest.raises(PermanentApiError) as failure:
+        collect(rest.pages(Endpoint("/orders", OffsetPagination()), {"date": "10/03/2026"}))
+    assert str(failure.value).startswith(
+        f"GET {api.url}/v1/orders?date=10%2F03%2F2026&offset=0&limit=100 -> HTTP 400"
+    )
+
+
+def test_the_url_in_a_message_hides_the_userinfo_password(api: DemoApi) -> None:
+    """``http://demo:<token>@host/v1``: requests sends the userinfo as Basic auth (the demo
+    API accepts it); the message keeps the user and host and hides the password."""
+    host = api.url.removeprefix("http://")
+    rest = client(api, base_url=f"http://demo:{TOKEN}@{host}/v1", auth="none")
+    log = Recorder()
+    with pytest.raises(PermanentApiError) as failure:
+        collect(rest.pages(Endpoint("/orders", OffsetPagination()), {"date": "x"}, log=log))
+    message = str(failure.value)
+    assert message.startswith(f"GET http://demo:***@{host}/v1/orders?date=x&offset=0&limit=100")
+    assert "HTTP 400" in message  # authenticated by the userinfo; refused for the date
+    assert TOKEN not in message and TOKEN not in log.text()
+
+
+def test_the_url_in_a_message_hides_an_api_key_parameter(api: DemoApi) -> None:
+    """The key travels as ``?key=...`` (the demo API wants a header, so it answers 401):
+    the message shows the parameter that was sent, its value hidden."""
+    rest = client(api, auth="api_key", api_key_param="key")
+    with pytest.raises(PermanentApiError) as failure:
+        collect(rest.pages(ENDPOINTS["offset"], PARAMS))
+    message = str(failure.value)
+    want = f"GET {api.url}/v1/orders?date=2026-03-10&offset=0&limit=100&key=*** -> HTTP 401"
+    assert message.startswith(want)
+    assert TOKEN not in message
