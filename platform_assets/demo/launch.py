@@ -26,7 +26,7 @@ from platform_assets.demo.config import (
 from platform_assets.demo.drops import write_drops
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
-from platform_assets.home import prepare_environment
+from platform_assets.home import DagsterHomeMissing, prepare_environment
 from platform_assets.processes import default_signals, stop_group
 
 DEV_UI_PORT = "3000"
@@ -109,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="platform", description=__doc__)
     parser.add_argument("command", choices=["run", "dev"])
     args = parser.parse_args(argv)
-    return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
+    try:
+        return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
+    except DagsterHomeMissing as exc:
+        print(f"platform {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
