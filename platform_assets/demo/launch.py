@@ -27,7 +27,7 @@ from platform_assets.demo.drops import write_drops
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
 from platform_assets.home import DagsterHomeMissing, prepare_environment
-from platform_assets.processes import default_signals, stop_group
+from platform_assets.processes import child_preexec, stop_group
 
 DEV_UI_PORT = "3000"
 DEV_API_PORT = "8765"
@@ -90,7 +90,9 @@ def dev(env: dict[str, str]) -> int:
             [str(dagster), "dev", "-h", "127.0.0.1", "-p", ui_port, "-w", "workspace.yaml"],
             env=env,
             start_new_session=True,
-            preexec_fn=default_signals,  # shells may start us with SIGINT/SIGTERM ignored
+            # Shells may start us with SIGINT/SIGTERM ignored; if we are killed, SIGTERM
+            # lets dagster dev stop its webserver and daemon before it exits.
+            preexec_fn=child_preexec(signal.SIGTERM),
         )
         print(f"Dagster UI: http://127.0.0.1:{ui_port} (demo API at {api.url}); Ctrl-C stops both")
         try:
