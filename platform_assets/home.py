@@ -21,6 +21,12 @@ concurrency:
     # DuckDB admits one writing process: warehouse steps run one at a time.
     default_limit: 1
     granularity: op
+run_monitoring:
+  # A run whose process died keeps its pool slots (with limit 1, every later run waits).
+  # The daemon (make dev) frees the slots of a finished run this long after it ended;
+  # `platform run` fails the runs of dead launchers and frees their slots itself.
+  enabled: true
+  free_slots_after_run_end_seconds: 10
 """
 
 

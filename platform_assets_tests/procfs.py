@@ -52,3 +52,37 @@ def command_lines_mentioning(text: str) -> dict[int, str]:
         if (text in cmdline or text in environ) and start_time(int(entry.name)) is not None:
             found[int(entry.name)] = cmdline
     return found
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        status = (PROC / str(pid) / "status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:"))
+
+
+def descendants(pid: int) -> dict[int, int]:
+    """``{pid: start time}`` of the process and everything it started that still runs."""
+    children: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            parent = parent_of(int(entry.name))
+            if parent is not None:
+                children.setdefault(parent, []).append(int(entry.name))
+    found: dict[int, int] = {}
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        started = start_time(current)
+        if started is not None:
+            found[current] = started
+            todo.extend(children.get(current, []))
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
+import yaml
 
 from platform_assets.home import EMBEDDED_INSTANCE, DagsterHomeMissing, prepare_environment
 
@@ -64,3 +66,21 @@ def test_platform_run_refuses_a_missing_dagster_home(tmp_path: Path) -> None:
     ]
     assert not missing.exists()
     assert not (tmp_path / "home" / "warehouse.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["dagster.yaml", "deploy/dagster.yaml", "deploy/postgres/dagster.yaml"]
+)
+def test_every_instance_frees_the_slots_of_runs_that_ended_without_freeing_them(name: str) -> None:
+    """A killed run keeps its pool slots: run monitoring must free them (issue 12, item 1)."""
+    config = yaml.safe_load((REPO / name).read_text())
+    assert config["run_monitoring"]["enabled"] is True
+    assert 0 < config["run_monitoring"]["free_slots_after_run_end_seconds"] <= 30
+
+
+@pytest.mark.parametrize("text", [EMBEDDED_INSTANCE, (REPO / "dagster.yaml").read_text()])
+def test_the_embedded_instances_load_with_run_monitoring(tmp_path: Path, text: str) -> None:
+    (tmp_path / "dagster.yaml").write_text(text)
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 10

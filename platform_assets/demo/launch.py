@@ -50,9 +50,12 @@ def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -
 def run(env: dict[str, str]) -> int:
     import dagster as dg
 
+    from platform_assets.automation.supervised_run import RunInterrupted, execute_supervised
     from platform_assets.definitions import build_definitions
     from platform_assets.observability.summary import format_summary, summarize
 
+    # A SIGTERM stops the run like Ctrl-C: canceled, slots freed, the demo API stopped.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     env.setdefault("PLATFORM_DEMO_DEFECT_RATE", DEMO_DEFECT_RATE)
     prepare_environment(env)
     env.setdefault("PLATFORM_API_TOKEN", secrets.token_urlsafe(24))
@@ -63,9 +66,13 @@ def run(env: dict[str, str]) -> int:
         env["PLATFORM_API_URL"] = api.url
         defs = build_definitions()
         with dg.DagsterInstance.get() as instance:
-            result = defs.resolve_job_def("daily_job").execute_in_process(
-                partition_key=day.isoformat(), instance=instance, raise_on_error=False
-            )
+            try:
+                result = execute_supervised(
+                    defs.resolve_job_def("daily_job"), instance, day.isoformat()
+                )
+            except RunInterrupted as exc:
+                print(f"\nplatform run: {exc}", file=sys.stderr)
+                return 130
     keys = defs.resolve_asset_graph().toposorted_asset_keys
     print(f"\nplatform_assets: partition {day} on {env.get('PLATFORM_WAREHOUSE_URL', 'DuckDB')}")
     print(format_summary(summarize(result, keys)))
@@ -116,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     except DagsterHomeMissing as exc:
         print(f"platform {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"platform {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
