@@ -80,16 +80,21 @@ def execute_supervised(
 def _watch(
     instance: dg.DagsterInstance, run_id: str, outcome: _Outcome, say: Callable[[str], None]
 ) -> None:
-    """Until the run ends: say what it waits for, free what dead runs hold."""
-    said = None
+    """Until the run ends: say what it waits for, free what dead runs hold.
+
+    A wait is told once it was seen at two polls in a row: a step queues for an instant
+    before every claim, which is no wait worth a line.
+    """
+    seen = said = None
     while not outcome.done.wait(POLL_S):
         wait = describe_wait(instance, run_id)
         if wait is not None:
             for line in reclaim_dead_runs(instance):
                 say(f"platform: {line}")
-        if wait is not None and wait != said:
+        if wait is not None and wait == seen and wait != said:
             say(f"platform: run {run_id} waits: {wait} (Ctrl-C or SIGTERM stops it)")
-        said = wait
+            said = wait
+        seen = wait
 
 
 def _stop(
