@@ -85,8 +85,11 @@ def _candidate_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
     """Unfinished runs of this host's launchers, and every run that holds or awaits a slot."""
     host = socket.gethostname()
     runs = instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED, tags={HOST_TAG: host}))
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:  # no pools: no slots to hold
+        return list(runs)
     seen = {run.run_id for run in runs}
-    slot_run_ids = sorted(instance.event_log_storage.get_concurrency_run_ids() - seen)
+    slot_run_ids = sorted(storage.get_concurrency_run_ids() - seen)
     if slot_run_ids:
         runs = [*runs, *instance.get_runs(filters=dg.RunsFilter(run_ids=slot_run_ids))]
     return list(runs)
@@ -110,7 +113,8 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
             what = (
                 f"marked run {run.run_id} failed (its process {run.tags[PID_TAG]} is gone), {what}"
             )
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         done.append(what)
     return done
 
@@ -118,6 +122,8 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 def describe_wait(instance: dg.DagsterInstance, run_id: str) -> str | None:
     """What ``run_id`` waits for (pool, its limit, who holds the slots), or None."""
     storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return None
     waits = []
     for pool in sorted(storage.get_concurrency_keys()):
         info = storage.get_concurrency_info(pool)

@@ -42,10 +42,10 @@ class RunInterrupted(KeyboardInterrupt):
 def execute_supervised(
     job: dg.JobDefinition,
     instance: dg.DagsterInstance,
-    partition_key: str,
+    partition_key: str | None,
     say: Callable[[str], None] = print,
 ) -> dg.ExecuteInProcessResult:
-    """``job.execute_in_process`` for one partition, owned by this process (tags)."""
+    """``job.execute_in_process`` (of one partition, if given), owned by this process (tags)."""
     for line in reclaim_dead_runs(instance):
         say(f"platform: {line}")
     run_id = str(uuid.uuid4())
@@ -112,7 +112,8 @@ def _stop(
     run = instance.get_run_by_id(run_id)
     if run is not None and not run.is_finished:
         instance.report_run_canceled(run, message="Interrupted (Ctrl-C or SIGTERM)")
-    instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    if instance.event_log_storage.supports_global_concurrency_limits:
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     status = run.status.value if run is not None else "never stored"
     if not stopped:
         return f"its thread did not stop in {STOP_TIMEOUT_S:.0f} s; marked {status}, slots freed"
