@@ -21,6 +21,12 @@ concurrency:
     # DuckDB admits one writing process: warehouse steps run one at a time.
     default_limit: 1
     granularity: op
+run_monitoring:
+  # A run whose process died keeps its pool slots (with limit 1, every later run waits).
+  # The daemon (make dev) frees the slots of a finished run this long after it ended;
+  # `platform run` fails the runs of dead launchers and frees their slots itself.
+  enabled: true
+  free_slots_after_run_end_seconds: 10
 """
 
 
@@ -32,13 +38,30 @@ def embedded_warehouse_url(env: Mapping[str, str] = os.environ) -> str:
     return f"duckdb:///{platform_home(env) / 'warehouse.duckdb'}"
 
 
+class DagsterHomeMissing(RuntimeError):
+    """DAGSTER_HOME names a folder that does not exist."""
+
+
 def prepare_environment(env: MutableMapping[str, str]) -> None:
-    """Defaults for the embedded profile, set in ``env`` (os.environ for the CLIs)."""
+    """Defaults for the embedded profile, set in ``env`` (os.environ for the CLIs).
+
+    Only the platform's own default instance folder is created. A DAGSTER_HOME set by the
+    caller that does not exist is refused: creating it would start a second, empty instance
+    and split the run history (a typo, or a volume that is not mounted).
+    """
     home = platform_home(env)
     env.setdefault("PLATFORM_HOME", str(home))
-    dagster_home = Path(env.setdefault("DAGSTER_HOME", str(home / "dagster_home"))).resolve()
+    default = home / "dagster_home"
+    given = env.get("DAGSTER_HOME")
+    dagster_home = Path(given).resolve() if given else default
+    if dagster_home == default:
+        dagster_home.mkdir(parents=True, exist_ok=True)
+    elif not dagster_home.is_dir():
+        raise DagsterHomeMissing(
+            f"DAGSTER_HOME={given} does not exist (or is not a directory): create it, or "
+            f"unset DAGSTER_HOME to use the platform's default instance under {default}"
+        )
     env["DAGSTER_HOME"] = str(dagster_home)
-    dagster_home.mkdir(parents=True, exist_ok=True)
     instance_yaml = dagster_home / "dagster.yaml"
     if not instance_yaml.exists():
         instance_yaml.write_text(EMBEDDED_INSTANCE)

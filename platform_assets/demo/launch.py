@@ -26,8 +26,8 @@ from platform_assets.demo.config import (
 from platform_assets.demo.drops import write_drops
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
-from platform_assets.home import prepare_environment
-from platform_assets.processes import default_signals, stop_group
+from platform_assets.home import DagsterHomeMissing, prepare_environment
+from platform_assets.processes import child_preexec, stop_group
 from platform_assets.redaction import redact_known, without_password
 
 DEV_UI_PORT = "3000"
@@ -51,9 +51,12 @@ def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -
 def run(env: dict[str, str]) -> int:
     import dagster as dg
 
+    from platform_assets.automation.supervised_run import RunInterrupted, execute_supervised
     from platform_assets.definitions import build_definitions
     from platform_assets.observability.summary import format_summary, summarize
 
+    # A SIGTERM stops the run like Ctrl-C: canceled, slots freed, the demo API stopped.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     env.setdefault("PLATFORM_DEMO_DEFECT_RATE", DEMO_DEFECT_RATE)
     prepare_environment(env)
     env.setdefault("PLATFORM_API_TOKEN", secrets.token_urlsafe(24))
@@ -64,9 +67,13 @@ def run(env: dict[str, str]) -> int:
         env["PLATFORM_API_URL"] = api.url
         defs = build_definitions()
         with dg.DagsterInstance.get() as instance:
-            result = defs.resolve_job_def("daily_job").execute_in_process(
-                partition_key=day.isoformat(), instance=instance, raise_on_error=False
-            )
+            try:
+                result = execute_supervised(
+                    defs.resolve_job_def("daily_job"), instance, day.isoformat()
+                )
+            except RunInterrupted as exc:
+                print(f"\nplatform run: {exc}", file=sys.stderr)
+                return 130
     keys = defs.resolve_asset_graph().toposorted_asset_keys
     warehouse = without_password(env.get("PLATFORM_WAREHOUSE_URL", "DuckDB"))
     summary = (
@@ -95,7 +102,9 @@ def dev(env: dict[str, str]) -> int:
             [str(dagster), "dev", "-h", "127.0.0.1", "-p", ui_port, "-w", "workspace.yaml"],
             env=env,
             start_new_session=True,
-            preexec_fn=default_signals,  # shells may start us with SIGINT/SIGTERM ignored
+            # Shells may start us with SIGINT/SIGTERM ignored; if we are killed, SIGTERM
+            # lets dagster dev stop its webserver and daemon before it exits.
+            preexec_fn=child_preexec(signal.SIGTERM),
         )
         print(f"Dagster UI: http://127.0.0.1:{ui_port} (demo API at {api.url}); Ctrl-C stops both")
         try:
@@ -114,7 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="platform", description=__doc__)
     parser.add_argument("command", choices=["run", "dev"])
     args = parser.parse_args(argv)
-    return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
+    try:
+        return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
+    except DagsterHomeMissing as exc:
+        print(f"platform {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"platform {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

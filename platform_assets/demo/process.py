@@ -21,6 +21,7 @@ import requests
 
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.faults import Faults
+from platform_assets.processes import child_preexec
 
 TOKEN_ENV = "PLATFORM_DEMO_API_TOKEN"
 OVERLAP_ENV = "PLATFORM_DEMO_OVERLAP_PAGES"
@@ -114,6 +115,7 @@ class DemoApi:
             env=self._child_env(),
             text=True,
             start_new_session=True,
+            preexec_fn=child_preexec(signal.SIGKILL),  # dies with us, even on SIGKILL
         )
         lines: queue.Queue[str | None] = queue.Queue()
         assert self._proc.stdout is not None
