@@ -197,9 +197,10 @@ FIELD_COUNT = Reason(None, ("field",))
 CONFLICT = Reason(None, ("conflicting duplicate key",))
 
 
-def value(column: str, text: str, reason: Reason) -> Callable[[Rows], list[Planted]]:
-    """The builder of a kind that is one record with one bad value."""
-    return lambda rows: [rows.bad("", reason, **{column: text})]
+def value(column: str, text: str, reason: Reason, **others: str) -> Callable[[Rows], list[Planted]]:
+    """The builder of a kind that is one record with one bad value (``others``: fields set so
+    that no other rule fails, e.g. clicks under a small impressions count)."""
+    return lambda rows: [rows.bad("", reason, **{column: text, **others})]
 
 
 def valid(**changes: str) -> Callable[[Rows], list[Planted]]:
@@ -289,49 +290,55 @@ def _blank_lines(rows: Rows) -> list[Planted]:
     return [first, Planted("", "", "", "load"), Planted("", "", "", "load"), second]
 
 
+ACCEPTED = ("isin", "accepted")
+PATTERN = ("str_matches", "pattern")
+R, T = Reason, _typed_rule
+ONE = {"clicks": "1"}  # below any impressions value: only the planted defect fails
+
+# fmt: off
 KINDS: tuple[Kind, ...] = (
-    # kind, builder: expected outcome and reason substrings, item main gets wrong
-    Kind("null_in_non_null", value("spend_usd", "", Reason("spend_usd", NOT_NULL))),
+    # name, builder(column, value, expected reason) or a function, item main gets wrong
+    Kind("null_in_non_null", value("spend_usd", "", R("spend_usd", NOT_NULL))),
     Kind("null_campaign_key", _null_campaign),
     Kind("null_partition_date", _null_date, item=11),
-    Kind("negative_spend", value("spend_usd", "-12.50", Reason("spend_usd", GE_MIN))),
-    Kind("negative_impressions", value("impressions", "-1", Reason("impressions", GE_MIN))),
-    Kind("impressions_above_max", value("impressions", "2000000000", Reason("impressions", LE_MAX))),
-    Kind("int64_overflow", value("impressions", "99999999999999999999", _typed_rule("impressions"))),
-    Kind("impossible_date", value("date", "2026-02-30", _typed_rule("date"))),
-    Kind("date_as_words", value("date", "yesterday", _typed_rule("date"))),
-    Kind("date_day_first", value("date", "10/03/2026", _typed_rule("date"))),
-    Kind("date_basic_iso", value("date", "20260310", _typed_rule("date")), item=9),
-    Kind("date_with_time_of_day", value("date", "2026-03-10T13:45:00", _typed_rule("date")), item=9),
-    Kind("date_with_whitespace", value("date", " 2026-03-10", _typed_rule("date")), item=9),
+    Kind("negative_spend", value("spend_usd", "-12.50", R("spend_usd", GE_MIN))),
+    Kind("negative_impressions", value("impressions", "-1", R("impressions", GE_MIN))),
+    Kind("impressions_above_max", value("impressions", "2000000000", R("impressions", LE_MAX))),
+    Kind("int64_overflow", value("impressions", "99999999999999999999", T("impressions"))),
+    Kind("impossible_date", value("date", "2026-02-30", T("date"))),
+    Kind("date_as_words", value("date", "yesterday", T("date"))),
+    Kind("date_day_first", value("date", "10/03/2026", T("date"))),
+    Kind("date_basic_iso", value("date", "20260310", T("date")), item=9),
+    Kind("date_with_time_of_day", value("date", "2026-03-10T13:45:00", T("date")), item=9),
+    Kind("date_with_whitespace", value("date", " 2026-03-10", T("date")), item=9),
     Kind("wrong_partition_day", value("date", "2026-03-11", IN_PARTITION)),
     Kind("wrong_day_and_negative_spend", _wrong_day_and_negative, item=11),
-    Kind("spend_inf", value("spend_usd", "inf", _typed_rule("spend_usd")), item=9),
-    Kind("spend_infinity_word", value("spend_usd", "Infinity", _typed_rule("spend_usd")), item=9),
-    Kind("spend_negative_inf", value("spend_usd", "-inf", Reason("spend_usd", (*GE_MIN, "type", "finite")))),  # noqa: E501
-    Kind("spend_nan", value("spend_usd", "nan", _typed_rule("spend_usd"))),
-    Kind("spend_with_whitespace", value("spend_usd", " 12.50 ", _typed_rule("spend_usd")), item=9),
-    Kind("spend_currency_sign", value("spend_usd", "$12.50", _typed_rule("spend_usd"))),
-    Kind("spend_decimal_comma", value("spend_usd", "12,50", _typed_rule("spend_usd"))),
-    Kind("spend_as_words", value("spend_usd", "twelve", _typed_rule("spend_usd"))),
-    Kind("spend_fullwidth_digits", value("spend_usd", "１２.５０", _typed_rule("spend_usd"))),
-    Kind("impressions_arabic_indic", value("impressions", "١٢٣٤", _typed_rule("impressions")), item=9),
-    Kind("impressions_fullwidth", value("impressions", "１２３４", _typed_rule("impressions")), item=9),
-    Kind("int_exponent", value("impressions", "1e7", _typed_rule("impressions")), item=9),
-    Kind("int_with_fraction_zero", value("clicks", "5.0", _typed_rule("clicks")), item=9),
-    Kind("int_with_underscores", value("impressions", "10_000_000", _typed_rule("impressions")), item=9),  # noqa: E501
-    Kind("int_with_whitespace", value("clicks", " 42 ", _typed_rule("clicks")), item=9),
-    Kind("int_fraction", value("clicks", "5.5", _typed_rule("clicks"))),
-    Kind("int_thousands_separator", value("impressions", "12,345", _typed_rule("impressions"))),
-    Kind("int_as_bool", value("clicks", "true", _typed_rule("clicks"))),
-    Kind("unknown_enum", value("channel", "tv", Reason("channel", ("isin", "accepted")))),
-    Kind("enum_wrong_case", value("channel", "Search", Reason("channel", ("isin", "accepted")))),
-    Kind("enum_trailing_space", value("channel", "search ", Reason("channel", ("isin", "accepted")))),  # noqa: E501
-    Kind("key_pattern", value("campaign", "CMP_7", Reason("campaign", ("str_matches", "pattern")))),
+    Kind("spend_inf", value("spend_usd", "inf", T("spend_usd")), item=9),
+    Kind("spend_infinity_word", value("spend_usd", "Infinity", T("spend_usd")), item=9),
+    Kind("spend_negative_inf", value("spend_usd", "-inf", R("spend_usd", (*GE_MIN, "finite")))),
+    Kind("spend_nan", value("spend_usd", "nan", T("spend_usd"))),
+    Kind("spend_with_whitespace", value("spend_usd", " 12.50 ", T("spend_usd")), item=9),
+    Kind("spend_currency_sign", value("spend_usd", "$12.50", T("spend_usd"))),
+    Kind("spend_decimal_comma", value("spend_usd", "12,50", T("spend_usd"))),
+    Kind("spend_as_words", value("spend_usd", "twelve", T("spend_usd"))),
+    Kind("spend_fullwidth_digits", value("spend_usd", "１２.５０", T("spend_usd"))),
+    Kind("int_arabic_indic_digits", value("impressions", "١٢٣٤", T("impressions"), **ONE), item=9),
+    Kind("int_fullwidth_digits", value("impressions", "１２３４", T("impressions"), **ONE), item=9),
+    Kind("int_exponent", value("impressions", "1e7", T("impressions")), item=9),
+    Kind("int_with_fraction_zero", value("clicks", "5.0", T("clicks")), item=9),
+    Kind("int_with_underscores", value("impressions", "10_000_000", T("impressions")), item=9),
+    Kind("int_with_whitespace", value("clicks", " 42 ", T("clicks")), item=9),
+    Kind("int_fraction", value("clicks", "5.5", T("clicks"))),
+    Kind("int_thousands_separator", value("impressions", "12,345", T("impressions"))),
+    Kind("int_as_bool", value("clicks", "true", T("clicks"))),
+    Kind("unknown_enum", value("channel", "tv", R("channel", ACCEPTED))),
+    Kind("enum_wrong_case", value("channel", "Search", R("channel", ACCEPTED))),
+    Kind("enum_trailing_space", value("channel", "search ", R("channel", ACCEPTED))),
+    Kind("key_pattern", value("campaign", "CMP_7", R("campaign", PATTERN))),
     Kind("row_rule_clicks_over_impressions", _clicks_over_impressions),
-    Kind("overlong_text", value("note", "x" * 500, Reason("note", ("str_matches", "pattern")))),
-    Kind("control_character", value("note", "bell\x07here", Reason("note", ("str_matches", "pattern")))),  # noqa: E501
-    Kind("nul_character", value("note", "nul\x00here", Reason("note", ("type", "str_matches")))),
+    Kind("overlong_text", value("note", "x" * 500, R("note", PATTERN))),
+    Kind("control_character", value("note", "bell\x07here", R("note", PATTERN))),
+    Kind("nul_character", value("note", "nul\x00here", R("note", ("type", *PATTERN)))),
     Kind("valid_quoted_newline", valid(note="line one\nline two")),
     Kind("valid_quoted_comma_and_quote", valid(note='a, "quoted" b')),
     Kind("valid_unicode_text", valid(note="café 東京 ١٢٣")),
@@ -352,6 +359,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("bom_at_file_start", valid(), item=13, scope="file", bom=True),
     Kind("crlf_line_ends", valid(note="crlf\nquoted"), scope="file", newline="\r\n"),
 )
+# fmt: on
 ROW_KINDS = tuple(k for k in KINDS if k.scope == "row")
 FILE_KINDS = tuple(k for k in KINDS if k.scope == "file")
 
@@ -432,9 +440,11 @@ def row_drop(total: int = 2_000, seed: int = 12, batch_rows: int = BATCH_ROWS) -
         while not layout.place(rows.random.randrange(batch_rows, total - 2 * batch_rows), group):
             pass
     planted: list[Planted] = []
-    while _count(planted) < total:
-        at = _count(planted)
-        planted.extend(layout.starts.get(at) or [rows.loaded("clean")])
+    at = 0
+    while at < total:
+        group = layout.starts.get(at) or [rows.loaded("clean")]
+        planted.extend(group)
+        at += _count(group)
     return Drop(planted)
 
 

@@ -86,7 +86,9 @@ class Landed:
         return [q for q in self.quarantined if identify(q["record"], ident)]
 
     def failures(self) -> str:
-        return "\n".join(str(e.step_failure_data.error) for e in self.result.get_step_failure_events())
+        return "\n".join(
+            str(e.step_failure_data.error) for e in self.result.get_step_failure_events()
+        )
 
     def retries(self) -> int:
         retry = dg.DagsterEventType.STEP_UP_FOR_RETRY
@@ -144,7 +146,10 @@ def land(drop: Drop, root: Path, warehouse_url: str, instance: dg.DagsterInstanc
             [asset],
             instance=instance,
             partition_key=DAY.isoformat(),
-            resources={"warehouse": warehouse, RESOURCE: LandingDirectory(path=str(path.parents[1]))},
+            resources={
+                "warehouse": warehouse,
+                RESOURCE: LandingDirectory(path=str(path.parents[1])),
+            },
             raise_on_error=False,
         )
     warehouse.ensure_table(contract)  # a run that failed before loading still reads back empty
@@ -157,54 +162,53 @@ def land(drop: Drop, root: Path, warehouse_url: str, instance: dg.DagsterInstanc
 
 @pytest.fixture(scope="module")
 def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
+    """In memory: the runs' events need not outlive the module (and SQLite's commits per
+    event cost more than the corpus itself here)."""
+    with dg.DagsterInstance.ephemeral() as test_instance:
         yield test_instance
 
 
-@pytest.fixture(scope="module")
-def pg_databases(postgres_url: str) -> Iterator[list[str]]:
-    """Fresh PostgreSQL databases for this module's runs; dropped at its end."""
-    created: list[str] = []
-    yield created
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        for name in created:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-
-def new_warehouse(backend: str, request: pytest.FixtureRequest, root: Path) -> str:
-    if backend == "duckdb":
-        return f"duckdb:///{root / 'warehouse.duckdb'}"
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def warehouse_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One warehouse per backend for the module (a fresh PostgreSQL database, dropped after)."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path_factory.mktemp('corpus') / 'warehouse.duckdb'}"
+        return
     server = request.getfixturevalue("postgres_url")
-    created = request.getfixturevalue("pg_databases")
     name = f"platform_test_corpus_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    created.append(name)
-    return database_url(server, name)
+    yield database_url(server, name)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
+def emptied(url: str) -> str:
+    """The warehouse without any corpus row: a drop that fails must not see an earlier one's."""
+    contract, warehouse = corpus_contract(), Warehouse(url=url)
+    warehouse.ensure_table(contract)
+    with warehouse.session() as session:
+        session.execute(f'DELETE FROM "{contract.schema}"."{TABLE}"')  # noqa: S608
+        session.execute(
+            f"DELETE FROM {qualified(QUARANTINE_SCHEMA, QUARANTINE_TABLE)} WHERE asset = :asset",  # noqa: S608
+            {"asset": TABLE},
+        )
+    return url
 
 
 @pytest.fixture(scope="module")
 def landed(
-    backend: str,
-    request: pytest.FixtureRequest,
+    warehouse_url: str,
     tmp_path_factory: pytest.TempPathFactory,
     instance: dg.DagsterInstance,
 ) -> Landed:
-    root = tmp_path_factory.mktemp(f"corpus_{backend}")
-    return land(row_drop(), root, new_warehouse(backend, request, root), instance)
-
-
-def land_file_kind(
-    kind: Kind, backend: str, request: pytest.FixtureRequest, root: Path, instance: Any
-) -> Landed:
-    return land(file_drop(kind), root, new_warehouse(backend, request, root), instance)
+    """The row drop, landed once per backend (its outcome is read back into memory)."""
+    root = tmp_path_factory.mktemp("corpus_rows")
+    return land(row_drop(), root, emptied(warehouse_url), instance)
 
 
 # --- expected failures: the kinds main gets wrong ------------------------------------------
@@ -316,15 +320,11 @@ def test_row_kind(landed: Landed, kind: Kind) -> None:
 
 @pytest.mark.parametrize("kind", expected(FILE_KINDS))
 def test_file_kind(
-    kind: Kind,
-    backend: str,
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    instance: dg.DagsterInstance,
+    kind: Kind, warehouse_url: str, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
     """A drop of its own: the kind's records among clean ones; a file that cannot be read
     as CSV is rejected as a whole, a permanent error naming the file, with nothing loaded."""
-    landed = land_file_kind(kind, backend, request, tmp_path, instance)
+    landed = land(file_drop(kind), tmp_path, emptied(warehouse_url), instance)
     own = landed.drop.of_kind(kind.name)
     if any(p.outcome == "reject" for p in own):
         assert not landed.result.success
