@@ -83,16 +83,20 @@ class Reason:
 
     column: str | None
     rules: tuple[str, ...]
+    names_line: bool = False  # the reason says "line <n>": the record's first line in the file
 
-    def matches(self, recorded: dict[str, Any]) -> bool:
+    def matches(self, recorded: dict[str, Any], line: int) -> bool:
         column = str(recorded.get("column") or "")
         if self.column is not None and self.column not in column.split(","):
+            return False
+        if self.names_line and f"line {line}" not in " ".join(map(str, recorded.values())):
             return False
         rule_text = " ".join(str(v) for k, v in recorded.items() if k not in ("column", "value"))
         return any(rule in rule_text for rule in self.rules)
 
     def __str__(self) -> str:
-        return f"{self.column or '*'}: {' | '.join(self.rules)}"
+        line = " (names its line)" if self.names_line else ""
+        return f"{self.column or '*'}: {' | '.join(self.rules)}{line}"
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,7 @@ NOT_NULL = ("not_nullable", "null")
 GE_MIN = ("greater_than_or_equal_to", ">=", "min")
 LE_MAX = ("less_than_or_equal_to", "<=", "max")
 IN_PARTITION = Reason("date", ("in_partition", "partition"))
-FIELD_COUNT = Reason(None, ("field",))
+FIELD_COUNT = Reason(None, ("field", "columns"), names_line=True)
 CONFLICT = Reason(None, ("conflicting duplicate key",))
 
 
@@ -392,6 +396,29 @@ class Drop:
 
     def of_kind(self, name: str) -> list[Planted]:
         return [p for p in self.records if p.kind == name]
+
+    def lines(self) -> list[tuple[int, Planted]]:
+        """Each record with the file line it starts on (1-based; the header is line 1), as
+        csv.reader's ``line_num`` counts: a quoted newline continues the record's line."""
+        out, line = [], 2
+        for planted in self.planted:
+            if planted.text:
+                out.append((line, planted))
+            line += planted.text.count("\n") + 1
+        return out
+
+    def truth(self) -> list[dict[str, Any]]:
+        """The ground truth per record, as data: line, kind, outcome, expected reasons."""
+        return [
+            {
+                "line": line,
+                "ident": p.ident,
+                "kind": p.kind,
+                "outcome": p.outcome,
+                "reasons": [str(r) for r in p.reasons],
+            }
+            for line, p in self.lines()
+        ]
 
 
 def _planted(kind: Kind, rows: Rows) -> list[Planted]:

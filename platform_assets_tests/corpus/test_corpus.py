@@ -9,7 +9,9 @@ expected failures (strict) naming the issue item that fixes them.
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import uuid
 from collections import Counter
@@ -77,7 +79,8 @@ class Landed:
     @property
     def collapsed(self) -> int:
         """Exact duplicates collapsed into one row, as the materialization reports them."""
-        return sum(int(v) for k, v in self.metadata.items() if "collapsed" in k)
+        counts = (v for k, v in self.metadata.items() if "collapsed" in k)
+        return sum(v for v in counts if isinstance(v, int) and not isinstance(v, bool))
 
     def loaded_as(self, ident: str) -> list[dict[str, Any]]:
         return [row for row in self.loaded if row["campaign"] == ident]
@@ -86,9 +89,14 @@ class Landed:
         return [q for q in self.quarantined if identify(q["record"], ident)]
 
     def failures(self) -> str:
-        return "\n".join(
-            str(e.step_failure_data.error) for e in self.result.get_step_failure_events()
-        )
+        """The step failures' messages and their causes' (no stack traces: they name files)."""
+        messages = []
+        for event in self.result.get_step_failure_events():
+            error = event.step_failure_data.error
+            while error is not None:
+                messages.append(error.message)
+                error = error.cause
+        return "\n".join(messages)
 
     def retries(self) -> int:
         retry = dg.DagsterEventType.STEP_UP_FOR_RETRY
@@ -242,6 +250,26 @@ def test_the_corpus_plants_enough_kinds_at_known_records() -> None:
     assert positions == [0, 9]  # first and last batch
 
 
+def test_the_ground_truth_names_each_record_s_line_in_the_file() -> None:
+    drop = row_drop()
+    reader = csv.reader(io.StringIO(drop.content().decode("utf-8"), newline=""))
+    assert next(reader) == list(COLUMNS)
+    starts, firsts = [], []
+    while (row := next(reader, None)) is not None:
+        if row:  # a blank line reads as []: no record
+            starts.append(reader.line_num - sum(f.count("\n") for f in row))
+            firsts.append(row[0])
+    assert starts == [line for line, _ in drop.lines()]
+    assert firsts == [p.text.split(",")[0] for p in drop.records]
+    assert drop.truth()[0] == {
+        "line": 2,
+        "ident": drop.records[0].ident,
+        "kind": "clean",
+        "outcome": "load",
+        "reasons": [],
+    }
+
+
 # --- the row drop: conservation and the clean rows -----------------------------------------
 
 
@@ -296,6 +324,7 @@ def test_every_quarantined_record_is_a_planted_defect(landed: Landed) -> None:
 def assert_kind(landed: Landed, planted: list[Planted]) -> None:
     """Each of the kind's records ended as the ground truth says, with its reasons."""
     assert planted, "the kind planted no record"
+    line = {id(p): n for n, p in landed.drop.lines()}
     for ident in dict.fromkeys(p.ident for p in planted):
         own = [p for p in planted if p.ident == ident]
         must_load = [p for p in own if p.outcome == "load"]
@@ -304,11 +333,12 @@ def assert_kind(landed: Landed, planted: list[Planted]) -> None:
         assert len(loaded) == len(must_load), f"{ident}: loaded {loaded}"
         assert [row for row in loaded if row not in [p.values for p in must_load]] == []
         assert len(quarantined) == len(must_quarantine), f"{ident}: quarantined {quarantined}"
-        for entry in quarantined:
+        for entry in quarantined:  # several only for conflicting duplicates: same reasons
+            first = must_quarantine[0]
             missing = [
                 str(want)
-                for want in must_quarantine[0].reasons
-                if not any(want.matches(got) for got in entry["reasons"])
+                for want in first.reasons
+                if not any(want.matches(got, line[id(first)]) for got in entry["reasons"])
             ]
             assert missing == [], f"{ident}: reasons {entry['reasons']} lack {missing}"
 
