@@ -482,7 +482,3 @@ def file_drop(kind: Kind, clean: int = 40, seed: int = 12) -> Drop:
     own = _planted(kind, rows)
     after = [rows.loaded("clean") for _ in range(clean - clean // 2)]
     return Drop([*before, *own, *after], bom=kind.bom, newline=kind.newline)
-
-
-def kind_named(name: str) -> Kind:
-    return next(k for k in KINDS if k.name == name)

@@ -30,7 +30,13 @@ from platform_assets.components.raw_asset import ExtractRequest, RawSource, buil
 from platform_assets.quality.validation import validation_batches
 from platform_assets.sources.files import CsvDialect, LandingDirectory, inspect_drop
 from platform_assets.warehouse.resource import Warehouse
-from platform_assets.warehouse.sql import QUARANTINE_SCHEMA, QUARANTINE_TABLE, qualified
+from platform_assets.warehouse.sql import (
+    QUARANTINE_SCHEMA,
+    QUARANTINE_TABLE,
+    column_list,
+    qualified,
+    table_name,
+)
 from platform_assets_tests.conftest import database_url
 from platform_assets_tests.corpus.generator import (
     BATCH_ROWS,
@@ -121,10 +127,8 @@ def _json(value: Any) -> Any:
 
 
 def read_back(warehouse: Warehouse) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    contract = corpus_contract()
-    columns = ", ".join(f'"{c}"' for c in COLUMNS)
     loaded = warehouse.query(
-        f'SELECT {columns} FROM "{contract.schema}"."{TABLE}" WHERE "date" = :day',  # noqa: S608
+        f'SELECT {column_list(COLUMNS)} FROM {table_name(corpus_contract())} WHERE "date" = :day',  # noqa: S608
         {"day": DAY},
     )
     quarantined = warehouse.query(
@@ -200,7 +204,7 @@ def emptied(url: str) -> str:
     contract, warehouse = corpus_contract(), Warehouse(url=url)
     warehouse.ensure_table(contract)
     with warehouse.session() as session:
-        session.execute(f'DELETE FROM "{contract.schema}"."{TABLE}"')  # noqa: S608
+        session.execute(f"DELETE FROM {table_name(contract)}")  # noqa: S608
         session.execute(
             f"DELETE FROM {qualified(QUARANTINE_SCHEMA, QUARANTINE_TABLE)} WHERE asset = :asset",  # noqa: S608
             {"asset": TABLE},
@@ -293,7 +297,7 @@ def test_every_clean_row_is_loaded_unaltered(landed: Landed) -> None:
     assert wrongly_quarantined == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 items 9, 10, 11, 13")
+@pytest.mark.xfail(strict=True, reason="issue 12 items 9, 10, 13")
 def test_no_defective_row_is_loaded(landed: Landed) -> None:
     """Every loaded row is a record the ground truth says must load, once."""
     must_load = Counter(p.ident for p in landed.drop.records if p.outcome == "load")
