@@ -127,6 +127,7 @@ class Kind:
     spread: bool = False  # its records go into different validation batches
     bom: bool = False
     newline: str = "\n"
+    csv_only: bool = False  # a defect of CSV structure: no JSON record can carry it
 
 
 # --- building records ----------------------------------------------------------------------
@@ -354,8 +355,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("conflicting_duplicate", _conflicting_duplicate, item=10),
     Kind("conflicting_duplicate_across_batches", _conflicting_duplicate, item=10, spread=True),
     Kind("duplicate_of_quarantined_row", _duplicate_of_quarantined, item=10),
-    Kind("too_few_fields_required", _short_required, item=13),
-    Kind("too_few_fields_optional", _short_optional, item=13),
+    Kind("too_few_fields_required", _short_required, item=13, csv_only=True),
+    Kind("too_few_fields_optional", _short_optional, item=13, csv_only=True),
     Kind("too_many_fields", _extra_field, item=13, scope="file"),
     Kind("stray_unquoted_comma", _stray_comma, item=13, scope="file"),
     Kind("unterminated_quote", _unterminated_quote, item=13, scope="file"),
@@ -482,3 +483,15 @@ def file_drop(kind: Kind, clean: int = 40, seed: int = 12) -> Drop:
     own = _planted(kind, rows)
     after = [rows.loaded("clean") for _ in range(clean - clean // 2)]
     return Drop([*before, *own, *after], bom=kind.bom, newline=kind.newline)
+
+
+def api_drop(total: int = 2_000, seed: int = 12) -> Drop:
+    """The row drop's records as an API would page them, without the CSV-only kinds."""
+    csv_only = {k.name for k in KINDS if k.csv_only}
+    return Drop([p for p in row_drop(total, seed).records if p.kind not in csv_only])
+
+
+def json_record(planted: Planted) -> dict[str, str | None]:
+    """A record as a JSON object: the CSV fields as text, an empty field as null."""
+    fields = next(csv.reader([planted.text]))
+    return {c: v or None for c, v in zip(COLUMNS, fields, strict=True)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,11 +65,33 @@ class Landed:
         counts = (v for k, v in self.metadata.items() if "collapsed" in k)
         return sum(v for v in counts if isinstance(v, int) and not isinstance(v, bool))
 
+    @functools.cached_property
+    def _loaded_by_campaign(self) -> dict[str, list[dict[str, Any]]]:
+        index: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in self.loaded:
+            index[row["campaign"]].append(row)
+        return index
+
+    @functools.cached_property
+    def _quarantined_by_ident(self) -> tuple[dict[str, list[dict[str, Any]]], list[dict]]:
+        """Records by campaign and by note; those of another shape, to search one by one."""
+        index: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        other = []
+        for entry in self.quarantined:
+            keys = _idents(entry["record"])
+            for key in keys:
+                index[key].append(entry)
+            if not keys:
+                other.append(entry)
+        return index, other
+
     def loaded_as(self, ident: str) -> list[dict[str, Any]]:
-        return [row for row in self.loaded if row["campaign"] == ident]
+        return list(self._loaded_by_campaign.get(ident, []))
 
     def quarantined_as(self, ident: str) -> list[dict[str, Any]]:
-        return [q for q in self.quarantined if identify(q["record"], ident)]
+        index, other = self._quarantined_by_ident
+        found = index.get(ident, [])
+        return found or [q for q in other if identify(q["record"], ident)]
 
     def failures(self) -> str:
         """The step failures' messages and their causes' (no stack traces: they name files)."""
@@ -83,6 +106,13 @@ class Landed:
     def retries(self) -> int:
         retry = dg.DagsterEventType.STEP_UP_FOR_RETRY
         return sum(1 for e in self.result.all_events if e.event_type == retry)
+
+
+def _idents(record: Any) -> set[str]:
+    """The campaign and note of a record kept as a mapping of the drop's columns."""
+    if not isinstance(record, dict):
+        return set()
+    return {v for v in (record.get("campaign"), record.get("note")) if isinstance(v, str)}
 
 
 def identify(record: Any, ident: str) -> bool:
@@ -159,8 +189,10 @@ def assert_kind(landed: Landed, planted: list[Planted]) -> None:
     """Each of the kind's records ended as the ground truth says, with its reasons."""
     assert planted, "the kind planted no record"
     line = {id(p): n for n, p in landed.drop.lines()}
-    for ident in dict.fromkeys(p.ident for p in planted):
-        own = [p for p in planted if p.ident == ident]
+    by_ident: dict[str, list[Planted]] = defaultdict(list)
+    for p in planted:
+        by_ident[p.ident].append(p)
+    for ident, own in by_ident.items():
         must_load = [p for p in own if p.outcome == "load"]
         must_quarantine = [p for p in own if p.outcome == "quarantine"]
         loaded, quarantined = landed.loaded_as(ident), landed.quarantined_as(ident)
