@@ -295,6 +295,10 @@ def _blank_lines(rows: Rows) -> list[Planted]:
     return [first, Planted("", "", "", "load"), Planted("", "", "", "load"), second]
 
 
+# Issue 12 items that today's main gets wrong: tests of their kinds are strict expected
+# failures. When an item's fix lands, its kinds' tests XPASS (and fail): remove it here.
+OPEN_ITEMS: frozenset[int] = frozenset({9, 10, 11, 13})
+
 ACCEPTED = ("isin", "accepted")
 PATTERN = ("str_matches", "pattern")
 R, T = Reason, _typed_rule
