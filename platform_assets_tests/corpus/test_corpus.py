@@ -4,7 +4,7 @@ The drop table is built by ``build_raw_asset`` like every configured drop (outco
 reads the CSV with the landing directory's reader in 200-row chunks and validates 200-row
 batches, so a 2,000-row drop spans ten batches. What must become of each record is the generator's
 ground truth (see ``KINDS`` in generator.py); kinds that today's main gets wrong are
-expected failures (strict) naming the issue item that fixes them.
+strict expected failures naming the issue item that fixes them (``OPEN_ITEMS``).
 """
 
 from __future__ import annotations
