@@ -9,10 +9,9 @@ its defect, or the whole file rejected. Row kinds go into one drop together; fil
 drop of their own, so one kind's failure never hides another kind's outcome.
 
 KINDS, the table this module is about: kind -> (row builder, expected outcome and reason
-substrings, issue 12 item that today's main gets wrong or None). A reason matches
+substrings, the issue 12 item whose fix it proves or None). A reason matches
 ``Reason(column, rules)`` when its ``column`` names ``column`` and its rule text (``check``
-and any other key except ``value``) contains one of ``rules``. While an item is in
-``OPEN_ITEMS``, its kinds' tests are strict expected failures; remove it when its fix lands.
+and any other key except ``value``) contains one of ``rules``.
 The same records also serve the API path as JSON objects of text (``api_drop``).
 """
 
@@ -120,7 +119,7 @@ class Planted:
 @dataclass(frozen=True)
 class Kind:
     """A kind of defect: ``build`` plants its records; ``item`` is the issue 12 item that
-    main gets wrong (its test is an expected failure until that item lands)."""
+    fixed it (main before that item got it wrong)."""
 
     name: str
     build: Callable[[Rows], list[Planted]]
@@ -296,10 +295,6 @@ def _blank_lines(rows: Rows) -> list[Planted]:
     first, second = rows.loaded(""), rows.loaded("")
     return [first, Planted("", "", "", "load"), Planted("", "", "", "load"), second]
 
-
-# Issue 12 items that today's main gets wrong: tests of their kinds are strict expected
-# failures. When an item's fix lands, its kinds' tests XPASS (and fail): remove it here.
-OPEN_ITEMS: frozenset[int] = frozenset({9, 10, 11, 13})
 
 ACCEPTED = ("isin", "accepted")
 PATTERN = ("str_matches", "pattern")

@@ -32,7 +32,6 @@ from platform_assets_tests.corpus.generator import (
     BATCH_ROWS,
     COLUMNS,
     DAY,
-    OPEN_ITEMS,
     TABLE,
     Drop,
     Kind,
@@ -210,13 +209,6 @@ def assert_kind(landed: Landed, planted: list[Planted]) -> None:
             assert missing == [], f"{ident}: reasons {entry['reasons']} lack {missing}"
 
 
-def expected(kinds: tuple[Kind, ...]) -> list[Any]:
-    """One test parameter per kind, an expected failure while its issue 12 item is open."""
-    return [pytest.param(k, id=k.name, marks=while_open(k.item) if k.item else ()) for k in kinds]
-
-
-def while_open(*items: int) -> pytest.MarkDecorator:
-    """A strict expected failure while any of ``items`` is open (no mark once all landed)."""
-    still_open = sorted(set(items) & OPEN_ITEMS)
-    reason = f"issue 12 item(s) {still_open} open"
-    return pytest.mark.xfail(bool(still_open), reason=reason, strict=True)
+def by_kind(kinds: tuple[Kind, ...]) -> list[Any]:
+    """One test parameter per kind, named after it."""
+    return [pytest.param(k, id=k.name) for k in kinds]

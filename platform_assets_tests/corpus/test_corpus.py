@@ -3,8 +3,7 @@
 The drop table is built by ``build_raw_asset`` like every configured drop (outcome.py),
 reads the CSV with the landing directory's reader in 200-row chunks and validates 200-row
 batches, so a 2,000-row drop spans ten batches. What must become of each record is the generator's
-ground truth (see ``KINDS`` in generator.py); kinds that today's main gets wrong are
-strict expected failures naming the issue item that fixes them (``OPEN_ITEMS``).
+ground truth (see ``KINDS`` in generator.py).
 """
 
 from __future__ import annotations
@@ -37,11 +36,10 @@ from platform_assets_tests.corpus.generator import (
 from platform_assets_tests.corpus.outcome import (
     Landed,
     assert_kind,
+    by_kind,
     emptied,
-    expected,
     identify,
     materialize,
-    while_open,
 )
 
 RESOURCE = "corpus_landing"
@@ -135,7 +133,6 @@ def test_every_clean_row_is_loaded_unaltered(landed: Landed) -> None:
     assert wrongly_quarantined == []
 
 
-@while_open(9, 10, 13)
 def test_no_defective_row_is_loaded(landed: Landed) -> None:
     """Every loaded row is a record the ground truth says must load, once."""
     must_load = Counter(p.ident for p in landed.drop.records if p.outcome == "load")
@@ -143,7 +140,6 @@ def test_no_defective_row_is_loaded(landed: Landed) -> None:
     assert {k: n for k, n in loaded.items() if n != must_load.get(k)} == {}
 
 
-@while_open(10)
 def test_exact_duplicates_are_collapsed_and_counted(landed: Landed) -> None:
     collapse = [p for p in landed.drop.records if p.outcome == "collapse"]
     assert landed.collapsed == len(collapse) == 2
@@ -163,12 +159,12 @@ def test_every_quarantined_record_is_a_planted_defect(landed: Landed) -> None:
 # --- per kind -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", expected(ROW_KINDS))
+@pytest.mark.parametrize("kind", by_kind(ROW_KINDS))
 def test_row_kind(landed: Landed, kind: Kind) -> None:
     assert_kind(landed, landed.drop.of_kind(kind.name))
 
 
-@pytest.mark.parametrize("kind", expected(FILE_KINDS))
+@pytest.mark.parametrize("kind", by_kind(FILE_KINDS))
 def test_file_kind(
     kind: Kind, warehouse_url: str, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:

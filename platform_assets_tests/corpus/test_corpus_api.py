@@ -32,7 +32,7 @@ from platform_assets_tests.corpus.generator import (
     api_drop,
     json_record,
 )
-from platform_assets_tests.corpus.outcome import Landed, assert_kind, emptied, expected, materialize
+from platform_assets_tests.corpus.outcome import Landed, assert_kind, by_kind, emptied, materialize
 
 RESOURCE = "corpus_api"
 PATH = "/v1/spend"
@@ -112,6 +112,6 @@ def test_every_clean_record_is_loaded_unaltered(landed: Landed) -> None:
 API_KINDS = tuple(k for k in ROW_KINDS if not k.csv_only)
 
 
-@pytest.mark.parametrize("kind", expected(API_KINDS))
+@pytest.mark.parametrize("kind", by_kind(API_KINDS))
 def test_api_kind(landed: Landed, kind: Kind) -> None:
     assert_kind(landed, landed.drop.of_kind(kind.name))
