@@ -28,6 +28,11 @@ from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
 from platform_assets.home import prepare_environment
 from platform_assets.processes import default_signals, stop_group
+from platform_assets.warehouse.faults import (
+    PermanentDatabaseError,
+    database_faults,
+    url_password,
+)
 
 DEV_UI_PORT = "3000"
 DEV_API_PORT = "8765"
@@ -41,16 +46,16 @@ def latest_complete_day() -> date:
 def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -> None:
     """Seed the source database and the landing directory for every partition so far."""
     first_day = date.fromisoformat(PARTITIONS_START)
-    seed_database(
-        demo_source_db_url(env), cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day
-    )
+    url = demo_source_db_url(env)
+    with database_faults("PLATFORM_SOURCE_DB_URL", (url, url_password(url))):
+        seed_database(url, cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day)
     write_drops(Path(demo_landing_dir(env)), cfg, first_day, last_day)
 
 
 def run(env: dict[str, str]) -> int:
     import dagster as dg
 
-    from platform_assets.definitions import build_definitions
+    from platform_assets.definitions import build_definitions, preflight
     from platform_assets.observability.summary import format_summary, summarize
 
     env.setdefault("PLATFORM_DEMO_DEFECT_RATE", DEMO_DEFECT_RATE)
@@ -62,6 +67,7 @@ def run(env: dict[str, str]) -> int:
     with DemoApi(cfg, env["PLATFORM_API_TOKEN"]) as api:
         env["PLATFORM_API_URL"] = api.url
         defs = build_definitions()
+        preflight(defs)  # a database URL that can never work stops us before the run
         with dg.DagsterInstance.get() as instance:
             result = defs.resolve_job_def("daily_job").execute_in_process(
                 partition_key=day.isoformat(), instance=instance, raise_on_error=False
@@ -109,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="platform", description=__doc__)
     parser.add_argument("command", choices=["run", "dev"])
     args = parser.parse_args(argv)
-    return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
+    try:
+        return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
+    except PermanentDatabaseError as exc:  # names the variable, never the URL
+        print(f"platform {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pydantic import Field
 from platform_assets.contracts import Contract
 from platform_assets.contracts.types import sql_type
 from platform_assets.warehouse.arrow import arrow_schema
+from platform_assets.warehouse.faults import database_faults, url_password
 from platform_assets.warehouse.sessions import Session, dialect_of, load_transaction, transaction
 from platform_assets.warehouse.sinks import BATCH_BYTES
 from platform_assets.warehouse.sql import (
@@ -65,15 +66,31 @@ class Warehouse(dg.ConfigurableResource):
         default=BATCH_BYTES,
         description="PostgreSQL: rows are sent to COPY in batches of about this many bytes.",
     )
+    url_env: str = Field(
+        default="PLATFORM_WAREHOUSE_URL",
+        description="The environment variable holding url: named when the database refuses "
+        "us for good (unknown host, database or role, failed authentication), never the URL.",
+    )
 
     @property
     def dialect(self) -> str:
-        return dialect_of(self.url)
+        with self.faults():
+            return dialect_of(self.url)
+
+    @contextmanager
+    def faults(self) -> Iterator[None]:
+        """Permanent connection faults raised as PermanentDatabaseError naming url_env."""
+        with database_faults(self.url_env, (self.url, url_password(self.url))):
+            yield
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with transaction(self.url) as session:
+        with self.faults(), transaction(self.url) as session:
             yield session
+
+    def preflight(self) -> None:
+        """Connect once before a run starts: a URL that can never work fails here, at once."""
+        self.query("SELECT 1")
 
     def ensure_table(self, contract: Contract) -> None:
         """Create the contract's schema and table, or fail naming how the table differs."""
@@ -115,7 +132,7 @@ class Warehouse(dg.ConfigurableResource):
         """
         self.ensure_table(contract)
         where, params = _partition_filter(contract, partition_value)
-        with load_transaction(self.url, self.copy_batch_bytes) as session:
+        with self.faults(), load_transaction(self.url, self.copy_batch_bytes) as session:
             session.lock(lock_key(contract, partition_value))
             session.execute(f"DELETE FROM {table_name(contract)}{where}", params)  # noqa: S608
             session.execute(
@@ -151,7 +168,7 @@ class Warehouse(dg.ConfigurableResource):
             raise ValueError(f"{contract.table}: merging needs a primary key in the contract")
         self.ensure_table(contract)
         target = table_name(contract)
-        with load_transaction(self.url, self.copy_batch_bytes) as session:
+        with self.faults(), load_transaction(self.url, self.copy_batch_bytes) as session:
             session.lock(lock_key(contract, None))
             session.execute(
                 f"DELETE FROM {QUARANTINE} "  # noqa: S608 - quoted identifiers
