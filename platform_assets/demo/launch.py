@@ -55,6 +55,7 @@ def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -
 def run(env: dict[str, str]) -> int:
     import dagster as dg
 
+    from platform_assets.automation.pools import ensure_pool_limits, job_pools
     from platform_assets.definitions import build_definitions, preflight
     from platform_assets.observability.summary import format_summary, summarize
 
@@ -68,8 +69,10 @@ def run(env: dict[str, str]) -> int:
         env["PLATFORM_API_URL"] = api.url
         defs = build_definitions()
         preflight(defs)  # a database URL that can never work stops us before the run
+        job = defs.resolve_job_def("daily_job")
         with dg.DagsterInstance.get() as instance:
-            result = defs.resolve_job_def("daily_job").execute_in_process(
+            ensure_pool_limits(instance, job_pools(job))  # before two first runs race for it
+            result = job.execute_in_process(
                 partition_key=day.isoformat(), instance=instance, raise_on_error=False
             )
     keys = defs.resolve_asset_graph().toposorted_asset_keys

@@ -27,6 +27,7 @@ from pydantic import Field
 from platform_assets.contracts import Contract
 from platform_assets.contracts.types import sql_type
 from platform_assets.warehouse.arrow import arrow_schema
+from platform_assets.warehouse.cursors import ensure_cursors_table
 from platform_assets.warehouse.faults import database_faults, url_password
 from platform_assets.warehouse.sessions import Session, dialect_of, load_transaction, transaction
 from platform_assets.warehouse.sinks import BATCH_BYTES
@@ -116,6 +117,13 @@ class Warehouse(dg.ConfigurableResource):
                 "migrate or drop the table"
             )
 
+    def ensure_cursors_table(self) -> None:
+        """The high-water marks' table, created under the DDL lock before any load uses it
+        (two first incremental loads at once would both create it otherwise)."""
+        with self.session() as session:
+            session.lock(DDL_LOCK)
+            ensure_cursors_table(session)
+
     @contextmanager
     def partition_writer(
         self,
@@ -167,6 +175,7 @@ class Warehouse(dg.ConfigurableResource):
         if not contract.primary_key:
             raise ValueError(f"{contract.table}: merging needs a primary key in the contract")
         self.ensure_table(contract)
+        self.ensure_cursors_table()
         target = table_name(contract)
         with self.faults(), load_transaction(self.url, self.copy_batch_bytes) as session:
             session.lock(lock_key(contract, None))

@@ -124,6 +124,7 @@ def test_a_terminated_backend_is_transient_on_psycopg_and_adbc(postgres_url: str
     try:
         cursor.execute("SELECT pg_backend_pid()")
         [(pid,)] = cursor.fetchall()
+
         def wait_for_lock() -> None:
             cursor.execute("SELECT pg_advisory_lock(4242)")
             cursor.fetchall()
