@@ -22,8 +22,9 @@ WARN, ERROR = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
 PARTITION = TEST_DAY.isoformat()
 
 
-def run(platform: Platform, instance: dg.DagsterInstance, *assets: str, partition=PARTITION):
-    """A new run of only these assets for TEST_DAY (all of daily_job without any)."""
+def run(platform: Platform, instance: dg.DagsterInstance, *assets: str, partition: str = PARTITION):
+    """A new run of only these assets for the partition (all of daily_job for TEST_DAY
+    without any)."""
     if not assets:
         return platform.materialize(instance)
     return (
