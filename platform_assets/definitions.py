@@ -25,6 +25,7 @@ from platform_assets.home import embedded_warehouse_url
 from platform_assets.observability.logging import pipeline_loggers
 from platform_assets.observability.openlineage import openlineage_from_env, openlineage_sensor
 from platform_assets.redaction import declare_secret_variables
+from platform_assets.sources.sql import SqlDatabase
 from platform_assets.warehouse.resource import Warehouse
 
 SHARED_RESOURCES = ("warehouse", "alerting", "openlineage", "io_manager")
@@ -75,6 +76,18 @@ def env_var_names(resources: Mapping[str, Any]) -> set[str]:
         for value in vars(resource).values()
         if isinstance(value, dg.EnvVar)
     }
+
+
+def preflight(defs: dg.Definitions) -> None:
+    """Connect to every database the run reads or writes, before the run starts.
+
+    A URL that can never work (unknown scheme, host, database or role; failed
+    authentication) raises PermanentDatabaseError naming its variable now, not after a
+    step's retries. Variables are read here, as a run would read them.
+    """
+    for resource in (defs.resources or {}).values():
+        if isinstance(resource, Warehouse | SqlDatabase):
+            resource.process_config_and_initialize().preflight()
 
 
 def own_tree() -> dg.ComponentTree:

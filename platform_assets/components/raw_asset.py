@@ -19,6 +19,7 @@ from platform_assets.automation.executors import EXTRACT_QUEUE, celery_queue
 from platform_assets.automation.partitions import daily_partitions, partition_date
 from platform_assets.automation.policies import asset_policies
 from platform_assets.components.metadata import definition_metadata
+from platform_assets.components.retries import RETRY_POLICY, database_faults_by_kind
 from platform_assets.contracts import Contract
 from platform_assets.observability.logging import log_chunk, pipeline_log
 from platform_assets.quality.checks import LoadFacts, check_specs, run_checks
@@ -66,9 +67,6 @@ class RawSource:
     source_tag: str = ""  # the source system (its defs folder), a tag in the UI
 
 
-RETRY_POLICY = dg.RetryPolicy(
-    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
 # Run tag: an incremental source re-reads every row (merged on the key as always), e.g.
 # after rows were restored at the source with an updated_at older than the high-water mark.
 FULL_REFRESH_TAG = "platform/full_refresh"
@@ -157,6 +155,10 @@ def build_raw_asset(
         op_tags=celery_queue(EXTRACT_QUEUE),  # PLATFORM_EXECUTOR=celery: extract workers
     )
     def _raw(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        with database_faults_by_kind(context):
+            return _load(context)
+
+    def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         warehouse: Warehouse = context.resources.warehouse
         day = partition_date(context.partition_key) if contract.is_partitioned else None
         started = time.monotonic()

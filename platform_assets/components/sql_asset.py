@@ -14,6 +14,7 @@ from platform_assets.automation.executors import WAREHOUSE_QUEUE, celery_queue
 from platform_assets.automation.partitions import daily_partitions, partition_date
 from platform_assets.automation.policies import asset_policies
 from platform_assets.components.metadata import definition_metadata
+from platform_assets.components.retries import RETRY_POLICY, database_faults_by_kind
 from platform_assets.contracts import Contract
 from platform_assets.observability.lineage import lineage_metadata
 from platform_assets.observability.logging import pipeline_log
@@ -42,10 +43,15 @@ def build_sql_asset(
         },
         check_specs=check_specs(contract, catalog),
         **asset_policies(contract),
+        retry_policy=RETRY_POLICY,  # transient database faults; permanent ones fail at once
         pool="warehouse",
         op_tags=celery_queue(WAREHOUSE_QUEUE),  # PLATFORM_EXECUTOR=celery: SQL workers
     )
     def _transform(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        with database_faults_by_kind(context):
+            return _build(context, warehouse)
+
+    def _build(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         day = partition_date(context.partition_key) if contract.is_partitioned else None
         assert_upstream_gates(
             context, {d: catalog[d] for d in deps}

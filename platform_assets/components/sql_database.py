@@ -144,7 +144,7 @@ class SqlDatabaseSource(PlatformComponent):
         url: Any = c.default_url if c.default_url and not _is_set(c.url_env) else dg.EnvVar(
             c.url_env
         )  # fmt: skip
-        return SqlDatabase(url=url, chunk_size=c.chunk_size)
+        return SqlDatabase(url=url, chunk_size=c.chunk_size, url_env=c.url_env)
 
 
 def _is_set(name: str) -> bool:

@@ -29,6 +29,11 @@ from platform_assets.demo.sql_source import seed_database
 from platform_assets.home import DagsterHomeMissing, prepare_environment
 from platform_assets.processes import child_preexec, stop_group
 from platform_assets.redaction import redact_known, without_password
+from platform_assets.warehouse.faults import (
+    PermanentDatabaseError,
+    database_faults,
+    url_password,
+)
 
 DEV_UI_PORT = "3000"
 DEV_API_PORT = "8765"
@@ -42,17 +47,18 @@ def latest_complete_day() -> date:
 def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -> None:
     """Seed the source database and the landing directory for every partition so far."""
     first_day = date.fromisoformat(PARTITIONS_START)
-    seed_database(
-        demo_source_db_url(env), cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day
-    )
+    url = demo_source_db_url(env)
+    with database_faults("PLATFORM_SOURCE_DB_URL", (url, url_password(url))):
+        seed_database(url, cfg, first_day - timedelta(days=CUSTOMER_LOOKBACK_DAYS), last_day)
     write_drops(Path(demo_landing_dir(env)), cfg, first_day, last_day)
 
 
 def run(env: dict[str, str]) -> int:
     import dagster as dg
 
+    from platform_assets.automation.pools import ensure_pool_limits, job_pools
     from platform_assets.automation.supervised_run import RunInterrupted, execute_supervised
-    from platform_assets.definitions import build_definitions
+    from platform_assets.definitions import build_definitions, preflight
     from platform_assets.observability.summary import format_summary, summarize
 
     # A SIGTERM stops the run like Ctrl-C: canceled, slots freed, the demo API stopped.
@@ -66,11 +72,12 @@ def run(env: dict[str, str]) -> int:
     with DemoApi(cfg, env["PLATFORM_API_TOKEN"]) as api:
         env["PLATFORM_API_URL"] = api.url
         defs = build_definitions()
+        preflight(defs)  # a database URL that can never work stops us before the run
+        job = defs.resolve_job_def("daily_job")
         with dg.DagsterInstance.get() as instance:
+            ensure_pool_limits(instance, job_pools(job))  # before two first runs race for it
             try:
-                result = execute_supervised(
-                    defs.resolve_job_def("daily_job"), instance, day.isoformat()
-                )
+                result = execute_supervised(job, instance, day.isoformat())
             except RunInterrupted as exc:
                 print(f"\nplatform run: {exc}", file=sys.stderr)
                 return 130
@@ -125,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
-    except DagsterHomeMissing as exc:
+    except (DagsterHomeMissing, PermanentDatabaseError) as exc:  # never a URL, only names
         print(f"platform {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    text,
 )
 from sqlalchemy.engine import make_url
 
@@ -30,6 +31,9 @@ from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.generator import customers_between
 
 BATCH_SIZE = 5_000
+# Two first runs seeding one fresh PostgreSQL database at once: both DROP IF EXISTS (nothing),
+# both CREATE, and the second fails on pg_type's unique index. One seeder at a time instead.
+SEED_LOCK = "platform/demo-seed"
 
 _metadata = MetaData()
 customers_table = Table(
@@ -92,6 +96,11 @@ def seed_database(url: str, cfg: DemoConfig, first_day: dt.date, last_day: dt.da
     engine = _engine(url)
     try:
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":  # SQLite: one writer at a time already
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": SEED_LOCK},
+                )
             customers_table.drop(conn, checkfirst=True)
             customers_table.create(conn)
             for batch in _batches(frame):

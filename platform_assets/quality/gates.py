@@ -8,6 +8,10 @@ with that materialization, and fails naming the asset, partition and check when 
 them failed with severity ERROR. Re-materializing the upstream partition with data that
 passes its gates lifts the block. The evidence is read from the Dagster instance (its
 event log), the same record the UI shows.
+
+An upstream partition with no materialization at all fails the step the same way, before
+anything is written: reading it would write an empty partition that fails its volume gate
+and yet counts as materialized.
 """
 
 from __future__ import annotations
@@ -83,7 +87,14 @@ def _failed_checks(
 @dataclass
 class GateReport:
     failed: list[FailedGate]
-    unrecorded: list[str]  # upstream assets with no materialization to judge
+    missing: list[str]  # upstream partitions never materialized: "orders[2026-03-10]"
+
+
+def _missing(asset: str, partitioned: bool, partition: str | None) -> str:
+    """How a never-materialized upstream is named in the failure."""
+    if not partitioned:
+        return asset
+    return f"{asset}[{partition}]" if partition is not None else f"{asset}[any partition]"
 
 
 def upstream_gates(
@@ -96,7 +107,7 @@ def upstream_gates(
         partitioned = contract.is_partitioned
         records = _latest_records(instance, dg.AssetKey(asset), partition, partitioned)
         if not records:
-            report.unrecorded.append(asset)
+            report.missing.append(_missing(asset, partitioned, partition))
         for record in records:
             report.failed += _failed_checks(instance, record, cache)
     return report
@@ -105,13 +116,16 @@ def upstream_gates(
 def assert_upstream_gates(
     context: dg.AssetExecutionContext, upstream: Mapping[str, Contract]
 ) -> None:
-    """Fail before reading anything when an upstream partition's gate failed."""
+    """Fail before reading anything when an upstream partition is missing or its gate failed."""
     partition = context.partition_key if context.has_partition_key else None
     report = upstream_gates(context.instance, upstream, partition)
-    if report.unrecorded:  # e.g. loaded outside Dagster: nothing to judge, said out loud
-        context.log.warning(
-            f"no materialization recorded for {report.unrecorded} (partition {partition}): "
-            "their gates cannot be verified"
+    if report.missing:
+        raise dg.Failure(
+            description="Upstream never materialized in this Dagster instance, not reading it: "
+            + ", ".join(report.missing)
+            + ". Materialize the upstream first, then this step.",
+            metadata={"missing_upstream": dg.MetadataValue.json(report.missing)},
+            allow_retries=False,
         )
     if report.failed:
         raise dg.Failure(

@@ -10,6 +10,7 @@ always bound parameters. Results stream through a server-side cursor (``stream_r
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from platform_assets.sources.progress import DEFAULT_EVERY_S, Log, Progress, default_log
+from platform_assets.warehouse.faults import database_faults, url_password
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,28 @@ class SqlDatabase(dg.ConfigurableResource):
     url: str = Field(description="SQLAlchemy URL; pass it as dg.EnvVar when it has a password.")
     chunk_size: int = 50_000
     progress_every_s: float = DEFAULT_EVERY_S
+    url_env: str | None = Field(
+        default=None,
+        description="The environment variable holding url: named when the database refuses "
+        "us for good (unknown scheme, host, database or role, failed authentication).",
+    )
+
+    @contextmanager
+    def faults(self) -> Iterator[None]:
+        """Permanent connection faults raised as PermanentDatabaseError naming url_env."""
+        where = self.url_env or "the SqlDatabase resource's url"
+        with database_faults(where, (self.url, url_password(self.url))):
+            yield
+
+    def preflight(self) -> None:
+        """Connect once before a run starts: a URL that can never work fails here, at once."""
+        with self.faults():
+            engine = sa.create_engine(_sqlalchemy_url(self.url))
+            try:
+                with engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+            finally:
+                engine.dispose()
 
     def chunks(
         self, query: sa.Select | sa.TextClause, params: Mapping[str, Any] | None = None,
@@ -50,12 +74,13 @@ class SqlDatabase(dg.ConfigurableResource):
         progress = Progress(
             _name(query), log or default_log(), self.progress_every_s, unit="chunks"
         )
-        engine = sa.create_engine(_sqlalchemy_url(self.url))
-        try:
-            with engine.connect() as conn:
-                yield from _stream(conn, query, dict(params or {}), size, progress)
-        finally:
-            engine.dispose()
+        with self.faults():
+            engine = sa.create_engine(_sqlalchemy_url(self.url))
+            try:
+                with engine.connect() as conn:
+                    yield from _stream(conn, query, dict(params or {}), size, progress)
+            finally:
+                engine.dispose()
         progress.done()
 
     def table_chunks(
@@ -73,15 +98,17 @@ class SqlDatabase(dg.ConfigurableResource):
         progress = Progress(
             f"SELECT {table.name}", log or default_log(), self.progress_every_s, unit="chunks"
         )
-        engine = sa.create_engine(_sqlalchemy_url(self.url))
-        try:
-            with engine.connect() as conn:
-                source = sa.Table(
-                    table.name, sa.MetaData(), schema=table.schema, autoload_with=conn
-                )
-                yield from _stream(conn, _select(source, table, since, window), {}, size, progress)
-        finally:
-            engine.dispose()
+        with self.faults():
+            engine = sa.create_engine(_sqlalchemy_url(self.url))
+            try:
+                with engine.connect() as conn:
+                    source = sa.Table(
+                        table.name, sa.MetaData(), schema=table.schema, autoload_with=conn
+                    )
+                    query = _select(source, table, since, window)
+                    yield from _stream(conn, query, {}, size, progress)
+            finally:
+                engine.dispose()
         progress.done()
 
 

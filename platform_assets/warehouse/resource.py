@@ -27,7 +27,9 @@ from pydantic import Field
 from platform_assets.contracts import Contract
 from platform_assets.contracts.types import sql_type
 from platform_assets.warehouse.arrow import arrow_schema
+from platform_assets.warehouse.cursors import ensure_cursors_table
 from platform_assets.warehouse.duplicates import LoadedRows, resolve_duplicates
+from platform_assets.warehouse.faults import database_faults, url_password
 from platform_assets.warehouse.sessions import Session, dialect_of, load_transaction, transaction
 from platform_assets.warehouse.sinks import BATCH_BYTES
 from platform_assets.warehouse.sql import (
@@ -83,15 +85,31 @@ class Warehouse(dg.ConfigurableResource):
         default=BATCH_BYTES,
         description="PostgreSQL: rows are sent to COPY in batches of about this many bytes.",
     )
+    url_env: str = Field(
+        default="PLATFORM_WAREHOUSE_URL",
+        description="The environment variable holding url: named when the database refuses "
+        "us for good (unknown host, database or role, failed authentication), never the URL.",
+    )
 
     @property
     def dialect(self) -> str:
-        return dialect_of(self.url)
+        with self.faults():
+            return dialect_of(self.url)
+
+    @contextmanager
+    def faults(self) -> Iterator[None]:
+        """Permanent connection faults raised as PermanentDatabaseError naming url_env."""
+        with database_faults(self.url_env, (self.url, url_password(self.url))):
+            yield
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with transaction(self.url) as session:
+        with self.faults(), transaction(self.url) as session:
             yield session
+
+    def preflight(self) -> None:
+        """Connect once before a run starts: a URL that can never work fails here, at once."""
+        self.query("SELECT 1")
 
     def ensure_table(self, contract: Contract) -> None:
         """Create the contract's schema and table, or fail naming how the table differs."""
@@ -117,6 +135,13 @@ class Warehouse(dg.ConfigurableResource):
                 "migrate or drop the table"
             )
 
+    def ensure_cursors_table(self) -> None:
+        """The high-water marks' table, created under the DDL lock before any load uses it
+        (two first incremental loads at once would both create it otherwise)."""
+        with self.session() as session:
+            session.lock(DDL_LOCK)
+            ensure_cursors_table(session)
+
     @contextmanager
     def partition_writer(
         self,
@@ -135,7 +160,7 @@ class Warehouse(dg.ConfigurableResource):
         """
         self.ensure_table(contract)
         where, params = _partition_filter(contract, partition_value)
-        with load_transaction(self.url, self.copy_batch_bytes) as session:
+        with self.faults(), load_transaction(self.url, self.copy_batch_bytes) as session:
             session.lock(lock_key(contract, partition_value))
             session.execute(f"DELETE FROM {table_name(contract)}{where}", params)  # noqa: S608
             session.execute(
@@ -175,8 +200,9 @@ class Warehouse(dg.ConfigurableResource):
         if not contract.primary_key:
             raise ValueError(f"{contract.table}: merging needs a primary key in the contract")
         self.ensure_table(contract)
+        self.ensure_cursors_table()
         target = table_name(contract)
-        with load_transaction(self.url, self.copy_batch_bytes) as session:
+        with self.faults(), load_transaction(self.url, self.copy_batch_bytes) as session:
             session.lock(lock_key(contract, None))
             session.execute(
                 f"DELETE FROM {QUARANTINE} "  # noqa: S608 - quoted identifiers

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from platform_assets.warehouse.faults import UnsupportedUrlError
+
 
 def dialect_of(url: str) -> str:
     if url.startswith("duckdb:"):
         return "duckdb"
     if url.startswith(("postgresql:", "postgresql+", "postgres:")):
         return "postgres"
-    raise ValueError(
-        "PLATFORM_WAREHOUSE_URL must start with duckdb:/// or postgresql://; "
-        f"got a URL with scheme {url.split(':', 1)[0]!r}"
+    scheme, sep, _ = url.partition("://")
+    got = f"a URL with scheme {scheme!r}" if sep and scheme.isidentifier() else "no URL"
+    raise UnsupportedUrlError(  # the value itself may be a secret: never shown
+        f"PLATFORM_WAREHOUSE_URL must start with duckdb:/// or postgresql://; got {got}"
     )
 
 

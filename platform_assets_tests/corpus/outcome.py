@@ -156,7 +156,7 @@ def materialize(
     contract = corpus_contract()
     with pytest.MonkeyPatch.context() as patch:
         # raising=False: should the step retry policy be renamed, the real one applies (slower).
-        patch.setattr(raw_asset, "RETRY_POLICY", FAST_RETRIES, raising=False)
+        patch.setattr(raw_asset, "RETRY_POLICY", FAST_RETRIES)
         small = functools.partial(validation_batches, rows=BATCH_ROWS)
         patch.setattr(raw_asset, "validation_batches", small)
         asset = build_raw_asset(contract, source, {TABLE: contract})

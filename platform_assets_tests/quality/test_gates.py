@@ -22,15 +22,16 @@ WARN, ERROR = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
 PARTITION = TEST_DAY.isoformat()
 
 
-def run(platform: Platform, instance: dg.DagsterInstance, *assets: str):
-    """A new run of only these assets for TEST_DAY (all of daily_job without any)."""
+def run(platform: Platform, instance: dg.DagsterInstance, *assets: str, partition: str = PARTITION):
+    """A new run of only these assets for the partition (all of daily_job for TEST_DAY
+    without any)."""
     if not assets:
         return platform.materialize(instance)
     return (
         platform.definitions()
         .resolve_job_def("daily_job")
         .execute_in_process(
-            partition_key=PARTITION,
+            partition_key=partition,
             instance=instance,
             asset_selection=[dg.AssetKey(a) for a in assets],
             raise_on_error=False,
@@ -129,6 +130,28 @@ def test_a_failed_gate_blocks_this_run_and_later_runs_until_fixed(make_platform)
         assert after.success and materialized(after) == {"stg_orders"}
     [(rows,)] = platform.warehouse.query('SELECT count(*) FROM "staging"."stg_orders"')
     assert rows == TEST_CFG.orders_per_day
+
+
+def test_a_missing_upstream_partition_fails_the_step_before_writing(make_platform) -> None:
+    platform = make_platform()
+    next_day = (TEST_DAY + timedelta(days=1)).isoformat()
+    with dg.DagsterInstance.ephemeral() as instance:
+        loaded = run(platform, instance, "customers", "orders")  # TEST_DAY only
+        assert loaded.success
+        later = run(platform, instance, "stg_orders", partition=next_day)
+        assert not later.success and not materialized(later)
+        [description] = failure_descriptions(later)
+        assert description == (
+            "Upstream never materialized in this Dagster instance, not reading it: "
+            f"orders[{next_day}]. Materialize the upstream first, then this step."
+        )
+        assert len(later.get_step_failure_events()) == 1  # no retries: a re-run cannot help
+        assert evaluations(later) == {}  # no check ran on a partition that was never written
+        stg_orders = instance.get_latest_materialization_event(dg.AssetKey("stg_orders"))
+        assert stg_orders is None  # the day does not count as materialized
+    assert platform.warehouse.query(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'stg_orders'"
+    ) == [(0,)]  # nothing was prepared or written before the failure
 
 
 def restore_customers(platform: Platform) -> None:
