@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from platform_assets.warehouse.faults import UnsupportedUrlError
+
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # RFC 3986: a scheme is never a secret
 
 
 def dialect_of(url: str) -> str:
@@ -13,7 +16,7 @@ def dialect_of(url: str) -> str:
     if url.startswith(("postgresql:", "postgresql+", "postgres:")):
         return "postgres"
     scheme, sep, _ = url.partition("://")
-    got = f"a URL with scheme {scheme!r}" if sep and scheme.isidentifier() else "no URL"
+    got = f"a URL with scheme {scheme!r}" if sep and SCHEME.fullmatch(scheme) else "no URL"
     raise UnsupportedUrlError(  # the value itself may be a secret: never shown
         f"PLATFORM_WAREHOUSE_URL must start with duckdb:/// or postgresql://; got {got}"
     )

@@ -177,6 +177,9 @@ def test_an_unsupported_scheme_is_permanent_and_names_the_variable() -> None:
     assert caught.value.variable == "SHOP_DB_URL"
     assert caught.value.reason == "unknown URL scheme"
     assert PASSWORD not in str(caught.value)
+    driver_suffix = Warehouse(url=f"mysql+pymysql://root:{PASSWORD}@127.0.0.1/shop")
+    with pytest.raises(PermanentDatabaseError, match="got a URL with scheme 'mysql\\+pymysql'"):
+        driver_suffix.preflight()
 
 
 def test_a_value_that_is_no_url_is_never_echoed() -> None:
