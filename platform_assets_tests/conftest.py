@@ -7,6 +7,7 @@ under PLATFORM_REQUIRE_SERVICES=1 (CI), so a missing service can never pass sile
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -144,3 +145,34 @@ def make_platform(
     yield start
     for platform in platforms:
         platform.api.stop()
+
+
+# Debian's Chromium, kept off the network (Playwright's own browser download fails here).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """A headless Chromium (a ``playwright.sync_api.Browser``) closed after the test; skips
+    without Chromium, fails under PLATFORM_REQUIRE_SERVICES=1."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("PLATFORM_CHROMIUM") or shutil.which("chromium")
+    if executable is None:
+        service_unavailable(
+            "Chromium not found: apt-get install -y chromium (or PLATFORM_CHROMIUM)"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
