@@ -2,8 +2,8 @@
 
 The company's sources and tables are configuration (``defs/<folder>/defs.yaml`` and the
 contracts beside it). This module adds the platform's own parts, which name no table: the
-warehouse, alerting and lineage resources, the daily job and its schedule, the alert and
-lineage sensors, loggers and the executor.
+warehouse, alerting and lineage resources, the daily job and its schedule, the automation,
+alert and lineage sensors, loggers and the executor.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import dagster as dg
 from platform_assets.alerts.resource import alerting_from_env
 from platform_assets.alerts.sensors import alert_sensors
 from platform_assets.automation.executors import build_executor
-from platform_assets.automation.schedules import daily_job, daily_schedule
+from platform_assets.automation.schedules import automation_sensor, daily_job, daily_schedule
 from platform_assets.components.common import ConfigError
 from platform_assets.contracts import use_defs_dir
 from platform_assets.home import embedded_warehouse_url
@@ -42,7 +42,7 @@ def platform_definitions() -> dg.Definitions:
     return dg.Definitions(
         jobs=[daily_job],
         schedules=[daily_schedule],
-        sensors=[*alert_sensors(), openlineage_sensor],
+        sensors=[*alert_sensors(), openlineage_sensor, automation_sensor],
         resources={
             "warehouse": warehouse(),
             "alerting": alerting_from_env(),

@@ -5,7 +5,8 @@
 * ``gate_alert_sensor``: check evaluations of every finished run (a failed gate; a
   ``volume_anomaly`` check is its own kind of alert) and their recovery; a successful run
   also clears the run-failure alert of its job and partition.
-* ``run_failure_alert_sensor``: a failed run, only when no automatic retry will follow.
+* ``run_failure_alert_sensor``: a failed run, only when no automatic retry will follow;
+  runs launched from the CLI (``dagster asset materialize``) included.
 * ``drop_alert_sensor``: drop files the landing sensor rejected.
 * ``alert_dispatch_sensor``: delivers the outbox to the sinks; fails its tick loudly while a
   sink is down, keeping the notifications pending until a later tick delivers them.
@@ -289,8 +290,12 @@ def failure_alert(context: dg.RunFailureSensorContext, alerting: Alerting) -> Al
     )
 
 
+# Dagster's run status sensors watch only runs whose origin is this code location. Runs
+# launched from the CLI (`dagster asset materialize`, `dagster job execute`) carry no origin
+# and would be ignored: watch every run of the instance, which serves this code location.
 @dg.run_failure_sensor(
     name="run_failure_alert_sensor",
+    monitor_all_code_locations=True,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="A failed run, once no automatic retry will follow it.",

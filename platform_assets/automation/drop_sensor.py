@@ -5,6 +5,10 @@ directory; not recursive, so ``rejected/`` is never re-read):
 
 * Identity is ``(name, size, mtime)``, kept in the sensor cursor: the same file is never
   processed twice; a corrected re-delivery (new size or mtime) loads its partition again.
+* A file the cursor does not know is compared with its partition's latest materialization,
+  which records the digest of the file it was loaded from (``drop_sha256``): a file with the
+  same content is recorded as seen, not loaded again. So a restart with a fresh cursor, a
+  file rewritten unchanged, or a day loaded by the daily job or the CLI launches nothing.
 * A file is only read once it is complete: its size and mtime unchanged since the previous
   tick and its mtime at least ``min_age_s`` old. Names starting with a dot are writes in
   progress (temp file + rename) and are left alone.
@@ -20,6 +24,7 @@ directory; not recursive, so ``rejected/`` is never re-read):
   (a first start, a restored archive) must not flood the instance with runs. Old days are
   backfilled on purpose, from the UI.
 * At most ``max_runs_per_tick`` runs per tick; the rest wait for the next tick.
+* Runs are of a named job per table (``<table>_drop_job``), so the UI lists them together.
 
 Alerting contract: every rejection is recorded as an ``AssetObservation`` on the table's asset
 (runless, so it exists even though no run happened) with metadata ``platform/event =
@@ -42,9 +47,11 @@ from platform_assets.automation.partitions import daily_partitions
 from platform_assets.contracts import Contract
 from platform_assets.sources.files import (
     DEFAULT_DIALECT,
+    DROP_DIGEST_KEY,
     CsvDialect,
     DropPattern,
     LandingDirectory,
+    file_digest,
     inspect_drop,
     reject_file,
 )
@@ -87,6 +94,7 @@ class Tick:
     rejected: list[str] = field(default_factory=list)
     in_progress: list[str] = field(default_factory=list)  # dot-files: writes not finished
     too_old: list[str] = field(default_factory=list)  # before the look-back: backfill instead
+    loaded: list[str] = field(default_factory=list)  # its partition holds this very content
 
 
 def _stat(path: Path) -> Stat:
@@ -135,6 +143,7 @@ class DropSensorLogic:
         self.min_age_s = min_age_s
         self.max_runs_per_tick = max_runs_per_tick
         self.lookback_days = lookback_days
+        self.job_name = drop_job_name(contract.table)
         self.columns = contract.column_names
         self.derived = [c.name for c in contract.derived_columns]
 
@@ -179,8 +188,25 @@ class DropSensorLogic:
             tick.cursor.pending[path.name] = stat  # not a partition yet, or this tick is full
             tick.waiting.append(path.name)
             return
-        tick.run_requests.append(self._run_request(path, day, stat))
         tick.cursor.processed[path.name] = stat
+        if self._already_loaded(context.instance, path, day):
+            tick.loaded.append(path.name)
+            return
+        tick.run_requests.append(self._run_request(path, day, stat))
+
+    def _already_loaded(self, instance: dg.DagsterInstance, path: Path, day: date) -> bool:
+        """The partition's latest materialization was loaded from a file with this content."""
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey(self.table), asset_partitions=[day.isoformat()]
+            ),
+            limit=1,
+        ).records
+        materialization = records[0].asset_materialization if records else None
+        if materialization is None:
+            return False
+        recorded = materialization.metadata.get(DROP_DIGEST_KEY)
+        return recorded is not None and recorded.value == file_digest(path)
 
     def _oldest_day(self) -> date:
         latest = daily_partitions.get_last_partition_key()
@@ -203,10 +229,24 @@ class DropSensorLogic:
     def _run_request(self, path: Path, day: date, stat: Stat) -> dg.RunRequest:
         return dg.RunRequest(
             run_key=f"{self.table}/{path.name}/{stat[0]}/{stat[1]}",
+            job_name=self.job_name,
             partition_key=day.isoformat(),
-            asset_selection=[dg.AssetKey(self.table)],
             tags={DROP_FILE_TAG: path.name},
         )
+
+
+def drop_job_name(table: str) -> str:
+    return f"{table}_drop_job"
+
+
+def build_drop_job(table: str) -> dg.UnresolvedAssetJobDefinition:
+    """The job every run of a table's drop sensor belongs to: that table, one partition."""
+    return dg.define_asset_job(
+        drop_job_name(table),
+        selection=dg.AssetSelection.assets(table),
+        partitions_def=daily_partitions,
+        description=f"Loads one day's {table} drop file (started by {table}_drop_sensor).",
+    )
 
 
 def build_drop_sensor(
@@ -226,7 +266,7 @@ def build_drop_sensor(
 
     @dg.sensor(
         name=f"{table}_drop_sensor",
-        target=dg.AssetSelection.assets(table),
+        job=build_drop_job(table),
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Loads each new {table} drop file into its partition; rejects bad files.",
@@ -240,7 +280,8 @@ def build_drop_sensor(
             f"{len(tick.run_requests)} run(s) requested, {len(tick.waiting)} file(s) waiting "
             f"({', '.join(tick.waiting[:5])}), {len(tick.rejected)} rejected, "
             f"{len(tick.in_progress)} temp file(s) being written, {len(tick.too_old)} older "
-            f"than the {lookback_days}-day look-back left for backfills"
+            f"than the {lookback_days}-day look-back left for backfills, {len(tick.loaded)} "
+            "already loaded with the same content"
         )
         context.log.info(summary)
         return dg.SensorResult(

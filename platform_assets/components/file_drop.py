@@ -93,4 +93,8 @@ def _source(here: Located, pattern: DropPattern, dialect: CsvDialect) -> RawSour
         assert request.day is not None  # drops are partitioned (checked when loading)
         return landing.csv_chunks(pattern.relative_path(request.day), dialect)
 
-    return RawSource("csv", here.name, extract, source_tag=here.name)
+    def provenance(landing: LandingDirectory, request: ExtractRequest) -> dict[str, str]:
+        assert request.day is not None
+        return landing.provenance(pattern.relative_path(request.day))
+
+    return RawSource("csv", here.name, extract, source_tag=here.name, provenance=provenance)

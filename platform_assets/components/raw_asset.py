@@ -53,6 +53,7 @@ class ExtractRequest:
 
 
 Extract = Callable[[Any, ExtractRequest], Iterator[pd.DataFrame]]
+Provenance = Callable[[Any, ExtractRequest], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class RawSource:
     extract: Extract
     high_water_mark: str | None = None  # column: load incrementally, merging on the key
     source_tag: str = ""  # the source system (its defs folder), a tag in the UI
+    # Metadata naming what a load read (a drop file and its digest), taken before reading:
+    # recorded on the materialization so a sensor can tell the input was loaded already.
+    provenance: Provenance | None = None
 
 
 # Run tag: an incremental source re-reads every row (merged on the key as always), e.g.
@@ -173,6 +177,7 @@ def build_raw_asset(
             log = pipeline_log(context)  # run, job, asset, partition (+ chunk) on every line
             refresh = full_refresh(context.run.tags)
             request = ExtractRequest(day, mark.start if mark and not refresh else None, log)
+            read_from = source.provenance(resource, request) if source.provenance else {}
             extracted = fail_fast(source.extract(resource, request))  # extractor logs progress
             extracted = validation_batches(extracted)  # pages joined: validation's fixed cost
             for number, frame in enumerate(extracted, start=1):
@@ -192,7 +197,9 @@ def build_raw_asset(
         )
         metadata = load_metadata(warehouse, contract, day, stats, time.monotonic() - started)
         return dg.MaterializeResult(
-            metadata=metadata | (mark.metadata() | {"full_refresh": refresh} if mark else {}),
+            metadata=metadata
+            | read_from
+            | (mark.metadata() | {"full_refresh": refresh} if mark else {}),
             check_results=run_checks(
                 warehouse,
                 contract,

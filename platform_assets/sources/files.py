@@ -7,6 +7,7 @@ dot are writes in progress (write to a temp name, then rename).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -27,17 +28,38 @@ from platform_assets.sources.drop_csv import (
 
 __all__ = [
     "DEFAULT_DIALECT",
+    "DROP_DIGEST_KEY",
+    "DROP_FILE_KEY",
     "CsvDialect",
     "DropPattern",
     "LandingDirectory",
     "MalformedDropError",
     "MissingDropError",
+    "drop_provenance",
+    "file_digest",
     "inspect_drop",
     "reject_file",
 ]
 
 DATE_PLACEHOLDER = "{date}"
 REJECTED_DIR = "rejected"  # beside the drops; the sensor does not look inside
+DROP_FILE_KEY = "drop_file"  # materialization metadata: the file a partition was loaded from
+DROP_DIGEST_KEY = "drop_sha256"  # ... and its content, so a sensor can tell it was loaded
+
+
+def file_digest(path: Path, block: int = 1 << 20) -> str:
+    """SHA-256 of the file's bytes: the same content is the same drop, whatever its mtime."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def drop_provenance(path: Path) -> dict[str, str]:
+    """What a load records about the file it read (taken before reading: a file replaced
+    meanwhile then differs from the record, and the sensor loads it again)."""
+    return {DROP_FILE_KEY: path.name, DROP_DIGEST_KEY: file_digest(path)}
 
 
 class MissingDropError(FileNotFoundError):
@@ -105,6 +127,12 @@ class LandingDirectory(dg.ConfigurableResource):
     """The directory the CSV drops land in."""
 
     path: str
+
+    def provenance(self, relative: str) -> dict[str, str]:
+        path = Path(self.path) / relative
+        if not path.is_file():
+            raise MissingDropError(f"drop file {path} has not arrived")
+        return drop_provenance(path)
 
     def csv_chunks(
         self, relative: str, dialect: CsvDialect = DEFAULT_DIALECT, chunk_size: int = 50_000
