@@ -33,6 +33,9 @@ def describe(defs: dg.Definitions) -> dict[str, Any]:
             "kinds": sorted(node.kinds),
             "freshness_policy": node.freshness_policy is not None,
             "has_description": bool(node.description),
+            "automation": node.automation_condition.get_label()
+            if node.automation_condition
+            else None,
         }
     repo = defs.get_repository_def()
     return {

@@ -18,9 +18,11 @@ from platform_assets.automation.drop_sensor import (
 )
 from platform_assets.automation.partitions import daily_partitions
 from platform_assets.contracts import contracts
+from platform_assets.definitions import build_definitions
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.drops import drop_content, drop_path
 from platform_assets.sources.files import LandingDirectory
+from platform_assets.warehouse.resource import Warehouse
 
 # Recent enough to be inside the sensor's look-back, with two more partitions after it.
 DAY = dt.date.fromisoformat(daily_partitions.get_last_partition_key()) - dt.timedelta(days=3)
@@ -101,7 +103,7 @@ def test_a_new_file_loads_its_partition_once(sensor: Sensor) -> None:
     assert sensor.partitions() == []  # first sight: wait for a second look
     [request] = sensor.tick().run_requests
     assert request.partition_key == D0
-    assert request.asset_selection == [dg.AssetKey("marketing_spend")]
+    assert request.job_name == "marketing_spend_drop_job"  # a named job, listed in the UI
     assert request.tags["platform/drop_file"] == path.name
     stat = path.stat()
     assert DropCursor.parse(sensor.cursor).processed == {
@@ -227,3 +229,50 @@ def test_files_older_than_the_look_back_are_seen_but_not_loaded(sensor: Sensor) 
     assert sensor.partitions() == [D0]  # the old day is recorded, not requested
     assert f"marketing_spend_{old}.csv" in DropCursor.parse(sensor.cursor).processed
     assert sensor.partitions() == []
+
+
+def test_the_sensor_targets_its_named_job_on_the_real_definitions() -> None:
+    defs = build_definitions()
+    sensor = defs.resolve_sensor_def("marketing_spend_drop_sensor")
+    assert sensor.job_name == "marketing_spend_drop_job"
+    job = defs.resolve_job_def("marketing_spend_drop_job")
+    assert job.asset_layer.executable_asset_keys == {dg.AssetKey("marketing_spend")}
+    assert job.partitions_def == daily_partitions
+
+
+def test_a_day_already_loaded_from_the_same_content_is_not_loaded_again(tmp_path: Path) -> None:
+    """A restart with a fresh cursor (or a day the daily job or the CLI loaded, or a file
+    rewritten unchanged) launches nothing; a corrected file still loads."""
+    landing = tmp_path / "landing"
+    with dg.DagsterInstance.ephemeral() as instance:
+        path = drop(Sensor(landing, instance))
+        loaded = dg.materialize(  # the real asset, as the daily job loads the day
+            [build_definitions().get_assets_def("marketing_spend")],
+            instance=instance,
+            partition_key=D0,
+            resources={
+                "warehouse": Warehouse(url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}"),
+                "agency_drops": LandingDirectory(path=str(landing)),
+            },
+        )
+        [materialization] = loaded.asset_materializations_for_node("marketing_spend")
+        assert materialization.metadata["drop_file"].value == path.name
+
+        restarted = Sensor(landing, instance)  # no cursor: a new sensor, a lost cursor
+        assert restarted.partitions() == []
+        result = restarted.tick()
+        assert result.run_requests == []
+        assert result.skip_reason is not None
+        assert result.skip_reason.skip_message.endswith("1 already loaded with the same content")
+        stat = path.stat()
+        assert DropCursor.parse(restarted.cursor).processed == {
+            path.name: (stat.st_size, stat.st_mtime_ns)
+        }
+
+        drop(restarted, age_s=1800)  # rewritten with the same bytes: a new mtime
+        assert restarted.partitions() == [] and restarted.partitions() == []
+
+        fixed = drop_content(DAY, CFG).replace(b"\n", b"\r\n")  # a corrected delivery
+        drop(restarted, content=fixed, age_s=600)
+        assert restarted.partitions() == []
+        assert restarted.partitions() == [D0]
