@@ -1,18 +1,23 @@
 """``make run`` and ``make dev``: the platform on the embedded default, with demo sources.
 
 ``run`` materializes every asset for the latest complete day in-process and prints a
-per-asset summary; ``dev`` serves the Dagster UI and daemon with schedules running.
-Both start the demo API as a child process with a fresh random token and stop it after.
+per-asset summary; ``dev`` serves the Dagster UI and daemon with schedules and sensors
+running. Both start the demo API as a child process with a fresh random token and stop it
+after. ``dev`` also writes ``$PLATFORM_HOME/dev.env`` (mode 600, removed when it stops): the
+variables a `dagster` command in another terminal needs to run beside the UI.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +31,7 @@ from platform_assets.demo.config import (
 from platform_assets.demo.drops import write_drops
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
-from platform_assets.home import DagsterHomeMissing, prepare_environment
+from platform_assets.home import DagsterHomeMissing, platform_home, prepare_environment
 from platform_assets.processes import child_preexec, stop_group
 from platform_assets.redaction import redact_known, without_password
 from platform_assets.warehouse.faults import (
@@ -37,7 +42,16 @@ from platform_assets.warehouse.faults import (
 
 DEV_UI_PORT = "3000"
 DEV_API_PORT = "8765"
-DEMO_DEFECT_RATE = "0.01"  # make run shows the quarantine at work unless told otherwise
+DEMO_DEFECT_RATE = "0.01"  # make run and make dev show the quarantine at work unless told
+CLI_ENV_FILE = "dev.env"
+# What a `dagster` command beside the UI needs to reach the same instance and demo sources.
+CLI_VARIABLES = (
+    "DAGSTER_HOME",
+    "PLATFORM_HOME",
+    "PLATFORM_API_URL",
+    "PLATFORM_API_TOKEN",
+    "PLATFORM_UI_URL",
+)
 
 
 def latest_complete_day() -> date:
@@ -87,39 +101,84 @@ def run(env: dict[str, str]) -> int:
         f"\nplatform_assets: partition {day} on {warehouse}\n"
         f"{format_summary(summarize(result, keys))}\n"
         f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}\n"
-        "Open the UI with `make dev`, then http://127.0.0.1:3000"
+        f"Open the UI with `make dev`, then {ui_url(env)}"
     )
     print(redact_known(summary, env))  # nothing secret reaches a terminal or a CI log
     return 0 if result.success else 1
 
 
-def dev(env: dict[str, str]) -> int:
+def ui_url(env: Mapping[str, str]) -> str:
+    """Where the UI of `make dev` is reached: PLATFORM_UI_URL, else its port on localhost."""
+    return env.get("PLATFORM_UI_URL") or (
+        f"http://127.0.0.1:{env.get('PLATFORM_UI_PORT', DEV_UI_PORT)}"
+    )
+
+
+def dev_environment(env: MutableMapping[str, str]) -> None:
+    """The environment of `make dev` and of everything it starts (the UI, the daemon, runs):
+    the embedded defaults, a fresh demo API token, the demo's defect rate (the quarantine at
+    work, as under `make run`) and the UI's own URL for the links in alerts."""
     prepare_environment(env)
     env.setdefault("PLATFORM_API_TOKEN", secrets.token_urlsafe(24))
+    env.setdefault("PLATFORM_DEMO_DEFECT_RATE", DEMO_DEFECT_RATE)
+    env["PLATFORM_UI_URL"] = ui_url(env)
+
+
+@contextlib.contextmanager
+def cli_env_file(env: Mapping[str, str]) -> Iterator[Path]:
+    """``$PLATFORM_HOME/dev.env``, readable by its owner only (it holds the API token):
+    ``. .platform/dev.env`` gives a `dagster` command in another terminal the same instance
+    and demo sources as the UI. Removed on exit: the token dies with the demo API."""
+    path = platform_home(env) / CLI_ENV_FILE
+    lines = [f"export {name}={shlex.quote(env[name])}" for name in CLI_VARIABLES if name in env]
+    path.unlink(missing_ok=True)  # a file left by a killed launcher may have another mode
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # whatever the umask
+        handle.write("# make dev: source me beside the UI (. " + str(path) + ")\n")
+        handle.write("\n".join(lines) + "\n")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def start_ui(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`dagster dev` (webserver and daemon) in its own process group."""
+    dagster = Path(sys.executable).with_name("dagster")
+    port = env.get("PLATFORM_UI_PORT", DEV_UI_PORT)
+    return subprocess.Popen(
+        [str(dagster), "dev", "-h", "127.0.0.1", "-p", port, "-w", "workspace.yaml"],
+        env=env,
+        start_new_session=True,
+        # Shells may start us with SIGINT/SIGTERM ignored; if we are killed, SIGTERM
+        # lets dagster dev stop its webserver and daemon before it exits.
+        preexec_fn=child_preexec(signal.SIGTERM),
+    )
+
+
+def dev(env: dict[str, str]) -> int:
+    dev_environment(env)
     cfg = DemoConfig.from_env(env)
     prepare_demo_sources(env, cfg, latest_complete_day())
     # A SIGTERM to the launcher must still stop the UI and the demo API (finally blocks).
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    ui_port = env.get("PLATFORM_UI_PORT", DEV_UI_PORT)
     api_port = int(env.get("PLATFORM_DEV_API_PORT", DEV_API_PORT))
-    with DemoApi(cfg, env["PLATFORM_API_TOKEN"], port=api_port) as api:
+    with contextlib.ExitStack() as children:  # each child started here is stopped on exit
+        api = children.enter_context(DemoApi(cfg, env["PLATFORM_API_TOKEN"], port=api_port))
         env["PLATFORM_API_URL"] = api.url
-        dagster = Path(sys.executable).with_name("dagster")
-        ui = subprocess.Popen(
-            [str(dagster), "dev", "-h", "127.0.0.1", "-p", ui_port, "-w", "workspace.yaml"],
-            env=env,
-            start_new_session=True,
-            # Shells may start us with SIGINT/SIGTERM ignored; if we are killed, SIGTERM
-            # lets dagster dev stop its webserver and daemon before it exits.
-            preexec_fn=child_preexec(signal.SIGTERM),
+        cli_env = children.enter_context(cli_env_file(env))
+        ui = start_ui(env)
+        children.callback(stop_group, ui)
+        print(
+            f"Dagster UI: {env['PLATFORM_UI_URL']} (demo API at {api.url}); Ctrl-C stops both\n"
+            f"Beside the UI, in another terminal: . {cli_env} && .venv/bin/dagster asset "
+            "materialize --select orders --partition <day> -m platform_assets.definitions"
         )
-        print(f"Dagster UI: http://127.0.0.1:{ui_port} (demo API at {api.url}); Ctrl-C stops both")
         try:
             return ui.wait()
         except KeyboardInterrupt:
             return 0
-        finally:
-            stop_group(ui)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
