@@ -95,8 +95,14 @@ def run_events(
 
 
 def user_error(event: dg.DagsterEvent) -> str:
-    """The exception the step's code raised (Dagster wraps it), e.g. ``RuntimeError: ...``."""
+    """What the step's code said: a ``dg.Failure``'s description (written for people), else
+    the exception it raised, unwrapped from Dagster's own errors (``RuntimeError: ...``).
+    Not the innermost cause: a ``_csv.Error`` under "drop file x: line 2: unterminated
+    quoted field" says less than the message that wraps it."""
+    failure = getattr(event.event_specific_data, "user_failure_data", None)
+    if failure is not None and failure.description:
+        return failure.description.strip()
     error = getattr(event.event_specific_data, "error", None)
-    while error is not None and error.cause is not None:
+    while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
         error = error.cause
     return (error.message if error is not None else (event.message or "")).strip()
