@@ -14,6 +14,7 @@ import dagster as dg
 import pytest
 
 from platform_assets.definitions import build_definitions
+from platform_assets.processes import default_signals, stop_group
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
@@ -80,20 +81,47 @@ def test_daily_schedule_runs_yesterdays_partition() -> None:
     assert [r.partition_key for r in data.run_requests] == ["2026-11-20"]
 
 
-def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PLATFORM_HOME": str(tmp_path)}
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    dagster = Path(sys.executable).with_name("dagster")
-    proc = subprocess.run(
-        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Validation successful" in proc.stdout + proc.stderr
+# A Dagster user's first commands, run from the repository root with no environment at all:
+# Dagster then reads ./dagster.yaml (the embedded default), never the production instance.
+FIRST_COMMANDS = {
+    "dagster definitions validate": (
+        ["dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        "All code locations passed validation.",
+    ),
+    "dg check defs": (["dg", "check", "defs"], "All definitions loaded successfully."),
+}
+
+
+def test_first_commands_pass_from_the_root_with_an_empty_environment(tmp_path: Path) -> None:
+    """``env -i PATH HOME``: no DAGSTER_HOME, no PLATFORM_*, no DAGSTER_PG_*, no venv on PATH."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
+    bin_dir = Path(sys.executable).parent
+    before = sorted(p.name for p in REPO.iterdir())
+    procs = {
+        name: subprocess.Popen(
+            [str(bin_dir / argv[0]), *argv[1:]],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=default_signals,
+        )
+        for name, (argv, _) in FIRST_COMMANDS.items()
+    }
+    outputs = {}
+    try:
+        for name, proc in procs.items():
+            outputs[name] = proc.communicate(timeout=180)[0]
+    finally:
+        for proc in procs.values():
+            stop_group(proc, timeout_s=5)
+    for name, (_, success) in FIRST_COMMANDS.items():
+        assert procs[name].returncode == 0, f"{name}:\n{outputs[name][-4000:]}"
+        assert success in outputs[name], f"{name}:\n{outputs[name][-4000:]}"
+        assert "DAGSTER_PG" not in outputs[name]
+    assert sorted(p.name for p in REPO.iterdir()) == before  # no temporary instance left
 
 
 @pytest.mark.parametrize("name", ["deploy/postgres/dagster.yaml"])
