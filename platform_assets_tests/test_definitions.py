@@ -13,6 +13,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from platform_assets.components.common import ConfigError
+from platform_assets.components.metadata import repository_links
 from platform_assets.definitions import build_definitions
 from platform_assets.processes import default_signals, stop_group
 
@@ -32,6 +34,7 @@ def describe(defs: dg.Definitions) -> dict[str, Any]:
             "checks": sorted(c.name for c in node.check_keys),
             "owners": list(node.owners),
             "kinds": sorted(node.kinds),
+            "tags": {k: v for k, v in sorted(node.tags.items()) if k.startswith("platform/")},
             "freshness_policy": node.freshness_policy is not None,
             "has_description": bool(node.description),
         }
@@ -47,8 +50,10 @@ def describe(defs: dg.Definitions) -> dict[str, Any]:
     }
 
 
-def test_definitions_match_snapshot() -> None:
-    """To accept an intended change: PLATFORM_UPDATE_SNAPSHOTS=1 make test, and review it."""
+def test_definitions_match_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """To accept an intended change: PLATFORM_UPDATE_SNAPSHOTS=1 make test, and review it.
+    On the embedded default (the warehouse's kind is part of the snapshot)."""
+    monkeypatch.delenv("PLATFORM_WAREHOUSE_URL", raising=False)
     current = describe(build_definitions())
     if os.environ.get("PLATFORM_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.parent.mkdir(exist_ok=True)
@@ -130,3 +135,105 @@ def test_production_instance_config_reads_credentials_from_env_only(name: str) -
     for field in ("username", "password", "hostname", "db_name", "port"):
         assert f"{field}: {{env: DAGSTER_PG_" in text, field
     assert "scheme: postgresql+psycopg2" in text
+
+
+def specs_by_key(env: dict[str, str | None]) -> dict[str, dg.AssetSpec]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            if value is None:
+                patch.delenv(name, raising=False)
+            else:
+                patch.setenv(name, value)
+        defs = build_definitions()
+    return {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+
+
+@pytest.fixture(scope="module")
+def embedded() -> dict[str, dg.AssetSpec]:
+    return specs_by_key({"PLATFORM_WAREHOUSE_URL": None, "PLATFORM_REPO_URL": None})
+
+
+def references(spec: dg.AssetSpec) -> list[Any]:
+    return spec.metadata["dagster/code_references"].code_references
+
+
+def test_kinds_name_the_source_and_the_embedded_warehouse(embedded) -> None:
+    assert {key: set(spec.kinds) for key, spec in embedded.items()} == {
+        "customers": {"sql", "pandas", "duckdb"},
+        "orders": {"api", "pandas", "duckdb"},
+        "payments": {"api", "pandas", "duckdb"},
+        "marketing_spend": {"csv", "pandas", "duckdb"},
+        **{t: {"sql", "duckdb"} for t in ("stg_customers", "stg_orders", "stg_payments")},
+        **{t: {"sql", "duckdb"} for t in ("stg_marketing_spend", "daily_revenue_by_country")},
+        **{t: {"sql", "duckdb"} for t in ("marketing_roas", "customer_lifetime_value")},
+    }
+
+
+def test_tags_say_layer_source_systems_and_pii(embedded) -> None:
+    def platform_tags(key: str) -> dict[str, str]:
+        return {k: v for k, v in embedded[key].tags.items() if k.startswith("platform/")}
+
+    assert platform_tags("customers") == {
+        "platform/layer": "raw",
+        "platform/pii": "true",  # email and full_name are marked pii in its contract
+        "platform/source": "storefront_db",
+        "platform/source.storefront_db": "",
+    }
+    assert platform_tags("stg_orders") == {
+        "platform/layer": "staging",
+        "platform/pii": "false",
+        "platform/source": "storefront_api",
+        "platform/source.storefront_api": "",
+    }
+    assert platform_tags("marketing_roas") == {  # through stg_orders, stg_customers, spend
+        "platform/layer": "marts",
+        "platform/pii": "false",
+        "platform/source.agency_drops": "",
+        "platform/source.storefront_api": "",
+        "platform/source.storefront_db": "",
+    }
+    assert {t for t, s in embedded.items() if s.tags["platform/pii"] == "true"} == {
+        "customers",
+        "stg_customers",
+    }
+
+
+def test_every_asset_links_its_contract_its_sql_and_its_configuration(embedded) -> None:
+    for key, spec in embedded.items():
+        refs = {Path(r.file_path).relative_to(REPO).as_posix(): r for r in references(spec)}
+        contract = f"platform_assets/defs/{spec.metadata['contract']}"
+        folder = Path(contract).parent.as_posix()
+        expected = {contract, f"{folder}/defs.yaml"}
+        if spec.tags["platform/layer"] == "raw":
+            expected.add("platform_assets/components/raw_asset.py")
+        else:
+            expected |= {f"{folder}/{key}.sql", "platform_assets/components/sql_asset.py"}
+        assert set(refs) == expected, key
+        assert refs[contract].label == f"contract: {Path(contract).name}"
+        assert all((REPO / path).is_file() for path in refs), key
+
+
+def test_a_repository_url_turns_the_links_into_urls_and_postgres_is_the_kind() -> None:
+    specs = specs_by_key(
+        {
+            "PLATFORM_WAREHOUSE_URL": "postgresql://etl@db.invalid:5432/warehouse",
+            "PLATFORM_REPO_URL": "https://github.com/acme/data-platform/",
+            "PLATFORM_REPO_BRANCH": "release-1",
+        }
+    )
+    assert set(specs["stg_orders"].kinds) == {"sql", "postgres"}
+    assert set(specs["orders"].kinds) == {"api", "pandas", "postgres"}
+    urls = {r.url: r.label for r in references(specs["stg_orders"])}
+    base = "https://github.com/acme/data-platform/tree/release-1/platform_assets"
+    assert {u.split("#")[0]: label for u, label in urls.items()} == {
+        f"{base}/defs/staging/stg_orders.yaml": "contract: stg_orders.yaml",
+        f"{base}/defs/staging/stg_orders.sql": "SQL: stg_orders.sql",
+        f"{base}/defs/staging/defs.yaml": None,
+        f"{base}/components/sql_asset.py": None,
+    }
+    assert f"{base}/defs/staging/defs.yaml#L2" in urls  # the component's line in its file
+
+
+def test_a_repository_url_on_another_host_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="PLATFORM_REPO_URL must be a GitHub or GitLab"):
+        repository_links({"PLATFORM_REPO_URL": "https://git.example.com/acme/platform"})
