@@ -5,8 +5,8 @@ what the UI, the docs and the report show. The SQL keeps it honest: every upstre
 the SELECT computes a column from must be declared (nothing is left out of the chain), and
 every declared column must be one the SELECT reads somewhere (in a select list, a join, a
 filter or a grouping), so a declaration cannot name a column the SQL never touches. Beyond
-that the declaration may say more than a parser sees: ``orders`` counts
-``stg_orders.order_id`` where the SQL says ``count(*)``.
+that the declaration may say more than a parser sees: ``date`` is the partition, which the
+SQL binds as ``CAST(:partition AS DATE)`` and filters on ``stg_orders.order_date``.
 """
 
 from __future__ import annotations
