@@ -234,6 +234,10 @@ def test_a_repository_url_turns_the_links_into_urls_and_postgres_is_the_kind() -
     assert f"{base}/defs/staging/defs.yaml#L2" in urls  # the component's line in its file
 
 
-def test_a_repository_url_on_another_host_is_refused_by_name() -> None:
+def test_a_repository_url_on_another_host_or_with_a_token_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="PLATFORM_REPO_URL must be a GitHub or GitLab"):
         repository_links({"PLATFORM_REPO_URL": "https://git.example.com/acme/platform"})
+    token = "ghp_tok3n9"
+    with pytest.raises(ConfigError, match="PLATFORM_REPO_URL must not hold credentials") as err:
+        repository_links({"PLATFORM_REPO_URL": f"https://x:{token}@github.com/acme/platform"})
+    assert token not in str(err.value)

@@ -112,6 +112,11 @@ def repository_links(env: Mapping[str, str] = os.environ) -> Callable[[dg.AssetS
     to the loaded definitions, so the links Dagster adds to each defs.yaml convert too."""
     url = env["PLATFORM_REPO_URL"].rstrip("/")
     branch = env.get("PLATFORM_REPO_BRANCH") or "main"
+    if "@" in urlsplit(url).netloc:  # every link is shown in the UI: no token in them
+        raise ConfigError(
+            "PLATFORM_REPO_URL must not hold credentials (user or token before '@'): its "
+            "links are shown to everyone who opens the UI; the browser signs in on its own"
+        )
     if "github" in url:
         base = f"{url}/tree/{branch}"
     elif "gitlab" in url:

@@ -3,10 +3,11 @@ per column (checked against the table's SQL when the definitions load:
 components/sql_lineage.py).
 
 Declared, not only parsed: a reviewer reads it next to the column's description, and it
-names intent (``date`` is the partition the SQL filters on ``stg_tickets.ticket_date``) where
-a parser sees only ``CAST(:partition AS DATE)``. Dagster gets one hop (``dagster/column_lineage`` on each materialization);
-people get the whole chain down to the raw columns in each column's description, in
-docs/contracts.md and in ``column_upstreams`` below (the quality report reads it).
+names intent (``date`` is the partition the SQL filters on ``stg_tickets.ticket_date``)
+where a parser sees only ``CAST(:partition AS DATE)``. Dagster gets one hop
+(``dagster/column_lineage`` on each materialization); people get the whole chain down to the
+raw columns in each column's description, in docs/contracts.md and from
+``column_upstreams`` below (for the quality report and other tools).
 """
 
 from __future__ import annotations
