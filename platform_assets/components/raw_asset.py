@@ -18,7 +18,12 @@ import pandas as pd
 from platform_assets.automation.executors import EXTRACT_QUEUE, celery_queue
 from platform_assets.automation.partitions import daily_partitions, partition_date
 from platform_assets.automation.policies import asset_policies
-from platform_assets.components.metadata import definition_metadata
+from platform_assets.components.metadata import (
+    asset_tags,
+    definition_metadata,
+    source_system,
+    warehouse_kind,
+)
 from platform_assets.components.retries import RETRY_POLICY, database_faults_by_kind
 from platform_assets.contracts import Contract
 from platform_assets.observability.logging import log_chunk, pipeline_log
@@ -146,11 +151,11 @@ def build_raw_asset(
         key=contract.table,
         group_name="sources",
         description=contract.description,
-        kinds={source.kind, "pandas"},
-        tags={"platform/source": source.source_tag} if source.source_tag else None,
+        kinds={source.kind, "pandas", *warehouse_kind()},
+        tags=asset_tags(contract, [source.source_tag or source_system(contract)]),
         deps=contract.referenced_tables,
         partitions_def=daily_partitions if contract.is_partitioned else None,
-        metadata=definition_metadata(contract),
+        metadata=definition_metadata(contract, catalog),
         check_specs=check_specs(contract, catalog),
         **asset_policies(contract),
         required_resource_keys={"warehouse", source.resource_key},
@@ -216,4 +221,4 @@ def build_raw_asset(
             ),
         )
 
-    return _raw
+    return dg.with_source_code_references([_raw])[0]  # + the Python that runs it

@@ -7,13 +7,14 @@ Upstream data is read from the warehouse, never passed between steps.
 
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import dagster as dg
 
 from platform_assets.automation.executors import WAREHOUSE_QUEUE, celery_queue
 from platform_assets.automation.partitions import daily_partitions, partition_date
 from platform_assets.automation.policies import asset_policies
-from platform_assets.components.metadata import definition_metadata
+from platform_assets.components.metadata import asset_tags, definition_metadata, warehouse_kind
 from platform_assets.components.retries import RETRY_POLICY, database_faults_by_kind
 from platform_assets.contracts import Contract
 from platform_assets.observability.lineage import lineage_metadata
@@ -25,20 +26,26 @@ from platform_assets.warehouse.resource import Warehouse
 
 
 def build_sql_asset(
-    contract: Contract, deps: tuple[str, ...], select_sql: str, catalog: Mapping[str, Contract]
+    contract: Contract,
+    deps: tuple[str, ...],
+    sql_file: Path,
+    catalog: Mapping[str, Contract],
+    source_systems: tuple[str, ...],
 ) -> dg.AssetsDefinition:
-    """``deps``: the tables the SELECT reads; ``catalog``: every contract of the project."""
+    """``deps``: the tables the SELECT reads; ``catalog``: every contract of the project;
+    ``source_systems``: the systems whose raw tables it is built from (a tag per system)."""
+    select_sql = sql_file.read_text()
 
     @dg.asset(
         key=contract.table,
         group_name=contract.layer,
         description=contract.description,
-        kinds={"sql"},
-        tags={"platform/layer": contract.layer},
+        kinds={"sql", *warehouse_kind()},
+        tags=asset_tags(contract, source_systems),
         deps=sorted({*deps, *contract.referenced_tables}),
         partitions_def=daily_partitions if contract.is_partitioned else None,
         metadata={
-            **definition_metadata(contract),
+            **definition_metadata(contract, catalog, sql_file),
             "sql": dg.MetadataValue.md(f"```sql\n{select_sql}\n```"),
         },
         check_specs=check_specs(contract, catalog),
@@ -64,7 +71,7 @@ def build_sql_asset(
             "dagster/row_count": warehouse.count(contract),
             "rows_loaded": rows,
             "duration_s": round(time.monotonic() - started, 3),
-            **lineage_metadata(contract),  # dagster/column_lineage of the marts
+            **lineage_metadata(contract),  # dagster/column_lineage, one hop up
         }
         pipeline_log(context).info(f"{rows} rows written by {contract.table}.sql")
         if day is not None:
@@ -74,4 +81,4 @@ def build_sql_asset(
             metadata=metadata, check_results=run_checks(warehouse, contract, catalog, day, facts)
         )
 
-    return _transform
+    return dg.with_source_code_references([_transform])[0]  # + the Python that runs it

@@ -3,8 +3,9 @@
 The SELECT is run inside the warehouse for one partition (``:partition`` binds its day) and
 replaces it atomically. Its dependencies are read from the SQL itself (sqlglot): every table
 in a FROM or JOIN that is not a CTE must be a contracted table, named with its layer's schema
-(``"raw"."tickets"``, ``"staging"."stg_tickets"``), and every column lineage the contract
-declares must point at one of them. No list of dependencies is kept by hand.
+(``"raw"."tickets"``, ``"staging"."stg_tickets"``), and the column lineage the contract
+declares must agree with the SELECT (components/sql_lineage.py). No list of dependencies is
+kept by hand.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from platform_assets.components.common import (
     Located,
     PlatformComponent,
 )
+from platform_assets.components.metadata import source_system
 from platform_assets.components.sql_asset import build_sql_asset
+from platform_assets.components.sql_lineage import check_lineage
 from platform_assets.contracts import Contract
 
 
-def sql_dependencies(sql: str, catalog: Mapping[str, Contract], where: str) -> tuple[str, ...]:
-    """The contracted tables a SELECT reads; an unknown one is an error naming it."""
+def parse_select(sql: str, where: str) -> exp.Query:
+    """The file's one SELECT, identifiers normalized (``Raw.Tickets`` is ``raw.tickets``)."""
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
     except sqlglot.errors.ParseError as exc:
@@ -41,7 +44,17 @@ def sql_dependencies(sql: str, catalog: Mapping[str, Contract], where: str) -> t
             f"{where}: must hold one SELECT (the table's rows), got {got}; "
             "the platform writes the partition itself"
         )
-    tree = normalize_identifiers(tree, dialect="postgres")  # Raw.Tickets is raw.tickets
+    return normalize_identifiers(tree, dialect="postgres")
+
+
+def sql_dependencies(sql: str, catalog: Mapping[str, Contract], where: str) -> tuple[str, ...]:
+    """The contracted tables a SELECT reads; an unknown one is an error naming it."""
+    return select_dependencies(parse_select(sql, where), catalog, where)
+
+
+def select_dependencies(
+    tree: exp.Query, catalog: Mapping[str, Contract], where: str
+) -> tuple[str, ...]:
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     deps = set()
     for table in tree.find_all(exp.Table):
@@ -65,14 +78,25 @@ def sql_dependencies(sql: str, catalog: Mapping[str, Contract], where: str) -> t
     return tuple(sorted(deps))
 
 
-def check_lineage(contract: Contract, deps: tuple[str, ...], where: str) -> None:
-    for column in contract.columns:
-        for ref in column.lineage:
-            if ref.split(".")[0] not in deps:
-                raise ConfigError(
-                    f"{where}: {contract.source_file} declares lineage {column.name} <- {ref}, "
-                    f"but the SQL reads only {list(deps)}: read that table or drop the lineage"
-                )
+def source_systems(deps: tuple[str, ...], catalog: Mapping[str, Contract]) -> tuple[str, ...]:
+    """The source systems of the raw tables a transform is built from, through every
+    transform between (each one's SQL is read beside its contract)."""
+    systems: set[str] = set()
+    pending, seen = list(deps), set()
+    while pending:
+        table = pending.pop()
+        if table in seen:
+            continue
+        seen.add(table)
+        contract = catalog[table]
+        if contract.layer == "raw":
+            systems.add(source_system(contract))
+            continue
+        if contract.path is None:
+            raise ConfigError(f"{contract.source_file}: a transform's contract must be a file")
+        sql_file = contract.path.with_suffix(".sql")
+        pending += sql_dependencies(sql_file.read_text(), catalog, sql_file.name)
+    return tuple(sorted(systems))
 
 
 class SqlTransforms(PlatformComponent):
@@ -103,6 +127,8 @@ class SqlTransforms(PlatformComponent):
         if contract.layer == "raw":
             raise ConfigError(f"{where}: a transform's layer is staging or marts, not raw")
         select_sql = path.read_text()
-        deps = sql_dependencies(select_sql, here.catalog, where)
-        check_lineage(contract, deps, where)
-        return build_sql_asset(contract, deps, select_sql, here.catalog)
+        tree = parse_select(select_sql, where)
+        deps = select_dependencies(tree, here.catalog, where)
+        check_lineage(contract, deps, tree, here.catalog, where)
+        systems = source_systems(deps, here.catalog)
+        return build_sql_asset(contract, deps, path, here.catalog, systems)

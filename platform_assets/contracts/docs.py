@@ -11,6 +11,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from platform_assets.contracts.lineage import Upstream, column_chains
 from platform_assets.contracts.loader import contracts
 from platform_assets.contracts.model import (
     DRIFT_CHECK,
@@ -55,11 +56,12 @@ an error naming the file and the field.
 | `table`, `layer`, `description`, `owner` | identity; the layer is the warehouse schema |
 | `columns` | `name`, `type`, `description`, `nullable`, `min`, `max`, `accepted_values`, \
 `pattern`, `references: table.column`, `pii: true` (never shown in check samples), \
-`precision`/`scale` (decimal), `lineage` (marts: the upstream `table.column`s it is \
-computed from), `derive: utc_date(<timestamp column>)` (raw: computed at extraction from \
-another column of the record, e.g. the partition day of an API that sends only a \
-timestamp), `trim` (default `false`: see value grammar), `allow_non_finite` (float64 only, \
-default `false`) |
+`precision`/`scale` (decimal), `lineage` (staging and marts: the upstream \
+`table.column`s it is computed from; checked against the SQL, and followed down to the raw \
+columns in the `rules` column below and in each column's description in the UI), \
+`derive: utc_date(<timestamp column>)` (raw: computed at extraction from another column \
+of the record, e.g. the partition day of an API that sends only a timestamp), `trim` \
+(default `false`: see value grammar), `allow_non_finite` (float64 only, default `false`) |
 | `primary_key`, `partition_column` | the key; the daily partition's date column |
 | `row_rules` | comparisons within a row, e.g. `clicks <= impressions` |
 | `freshness` | `warn_after`, `fail_after` (e.g. `26h`) |
@@ -130,7 +132,7 @@ quarantine of their own and inherit these orphans, so their foreign-key checks a
 """
 
 
-def _rules(column: Column) -> str:
+def _rules(column: Column, chains: tuple[Upstream, ...] = ()) -> str:
     rules = []
     if column.min is not None:
         rules.append(f">= {column.min:g}")
@@ -142,8 +144,8 @@ def _rules(column: Column) -> str:
         rules.append(f"matches `{column.pattern}`")
     if column.references is not None:
         rules.append(f"references `{column.references}`")
-    if column.lineage:
-        rules.append("from " + ", ".join(f"`{ref}`" for ref in column.lineage))
+    if chains:
+        rules.append("from " + ", ".join(f"`{u.text()}`" for u in chains))
     if column.derive is not None:
         rules.append(f"derived: `{column.derive}`")
     if column.trim:
@@ -161,7 +163,7 @@ def _duration(value: timedelta) -> str:
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
-def _columns(contract: Contract) -> list[str]:
+def _columns(contract: Contract, chains: dict[str, tuple[Upstream, ...]]) -> list[str]:
     lines = [
         "| column | type | nullable | PII | rules | description |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -170,7 +172,7 @@ def _columns(contract: Contract) -> list[str]:
         key = " (key)" if c.name in contract.primary_key else ""
         lines.append(
             f"| `{c.name}`{key} | {type_label(c)} | {'yes' if c.nullable else 'no'} | "
-            f"{'yes' if c.pii else ''} | {_rules(c)} | {c.description} |"
+            f"{'yes' if c.pii else ''} | {_rules(c, chains[c.name])} | {c.description} |"
         )
     return lines
 
@@ -204,9 +206,12 @@ def _facts(contract: Contract) -> list[str]:
     return facts
 
 
-def render_contract(contract: Contract) -> str:
+def render_contract(contract: Contract, catalog: dict[str, Contract] | None = None) -> str:
+    """``catalog``: the contracts its lineage reaches (default: the code location's)."""
+    catalog = catalog if catalog is not None else contracts()
+    chains = column_chains({**catalog, contract.table: contract}, contract.table)
     lines = [f"### {contract.table}", "", contract.description, "", *_facts(contract), ""]
-    return "\n".join([*lines, *_columns(contract), ""])
+    return "\n".join([*lines, *_columns(contract, chains), ""])
 
 
 def render(all_contracts: dict[str, Contract] | None = None) -> str:
@@ -219,7 +224,7 @@ def render(all_contracts: dict[str, Contract] | None = None) -> str:
         )
         if tables:
             sections.append(f"## {layer.capitalize()} tables\n")
-            sections += [render_contract(c) for c in tables]
+            sections += [render_contract(c, all_contracts) for c in tables]
     return "\n".join(sections)
 
 

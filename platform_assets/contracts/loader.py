@@ -150,7 +150,7 @@ def _parse_derive(raw: Any, col_type: str, where: str) -> Derivation | None:
 
 
 def _parse_lineage(raw: Any, where: str) -> tuple[str, ...]:
-    """Column lineage of a mart column: the upstream 'table.column's it is computed from."""
+    """Lineage of a staging or mart column: the upstream 'table.column's it is computed from."""
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(
@@ -338,7 +338,7 @@ def load_contract(path: Path, name: str | None = None) -> Contract:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ContractError(f"{name}: not valid YAML: {exc}") from exc
-    return parse_contract(raw, name)
+    return replace(parse_contract(raw, name), path=path.resolve())
 
 
 def _check_references(contracts: dict[str, Contract]) -> None:
@@ -356,8 +356,15 @@ def _check_references(contracts: dict[str, Contract]) -> None:
 
 
 def _check_lineage(contracts: dict[str, Contract]) -> None:
+    """Every lineage entry names a contracted column; raw columns end the chains (their values
+    come from a source system); no chain loops back on itself."""
     for contract in contracts.values():
         for col in contract.columns:
+            if col.lineage and contract.layer == "raw":
+                raise ContractError(
+                    f"{contract.source_file}: columns ({col.name}).lineage: a raw column's "
+                    "values come from its source, so its lineage ends here; remove it"
+                )
             for ref in col.lineage:
                 table, column = ref.split(".")
                 if table not in contracts or column not in contracts[table].column_names:
@@ -365,6 +372,21 @@ def _check_lineage(contracts: dict[str, Contract]) -> None:
                         f"{contract.source_file}: columns ({col.name}).lineage: "
                         f"{ref!r} names no contracted table column"
                     )
+    for contract in contracts.values():
+        for col in contract.columns:
+            _no_lineage_cycle(contracts, f"{contract.table}.{col.name}", ())
+
+
+def _no_lineage_cycle(contracts: dict[str, Contract], ref: str, path: tuple[str, ...]) -> None:
+    if ref in path:
+        contract = contracts[path[0].split(".")[0]]
+        raise ContractError(
+            f"{contract.source_file}: columns ({path[0].split('.')[1]}).lineage: the chain "
+            f"loops back: {' <- '.join([*path, ref])}"
+        )
+    table, column = ref.split(".")
+    for upstream in contracts[table].column(column).lineage:
+        _no_lineage_cycle(contracts, upstream, (*path, ref))
 
 
 def contract_files(defs_dir: Path) -> list[Path]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from pathlib import Path
 from typing import Literal
 
 ColumnType = Literal["int64", "float64", "string", "bool", "date", "timestamp", "decimal"]
@@ -57,7 +58,7 @@ class Column:
     precision: int = 18  # decimal only
     scale: int = 2  # decimal only
     pii: bool = False  # never shown in check metadata samples
-    lineage: tuple[str, ...] = ()  # marts: the "table.column"s this column is computed from
+    lineage: tuple[str, ...] = ()  # staging/marts: the "table.column"s it is computed from
     derive: Derivation | None = None  # raw: computed at extraction when the source omits it
     # Whitespace around a text value: false (default) quarantines " 12" in a number column and
     # keeps it in a string; true strips it first, for every type. Explicit, never silent.
@@ -120,6 +121,7 @@ class Contract:
     deadline: time | None = None  # partitioned: UTC time of day by which D-1 is materialized
     check_severity: tuple[tuple[str, Severity], ...] = ()  # check name -> severity (else ERROR)
     source_file: str = field(default="", compare=False)
+    path: Path | None = field(default=None, compare=False)  # the YAML file, when read from one
 
     @property
     def schema(self) -> str:

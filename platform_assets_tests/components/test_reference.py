@@ -274,6 +274,21 @@ MISTAKES = [
         "defs/marts/payment_mix_by_day.sql: marts/payment_mix_by_day.yaml declares lineage "
         "method <- stg_orders.status, but the SQL reads only ['stg_payments']",
     ),
+    (
+        "defs/marts/payment_mix_by_day.yaml",
+        "lineage: [stg_payments.method]",
+        "lineage: [stg_payments.paid_at]",
+        "defs/marts/payment_mix_by_day.sql: marts/payment_mix_by_day.yaml declares lineage "
+        "method <- stg_payments.paid_at, but the SQL never reads that column: fix the lineage",
+    ),
+    (
+        "defs/marts/payment_mix_by_day.yaml",
+        "lineage: [stg_payments.amount_usd]",
+        "lineage: []",
+        "defs/marts/payment_mix_by_day.sql: the SQL computes captured_usd from "
+        "stg_payments.amount_usd, which marts/payment_mix_by_day.yaml does not declare: add "
+        "them to its lineage (lineage: [stg_payments.amount_usd])",
+    ),
 ]
 
 

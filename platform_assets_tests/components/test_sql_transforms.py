@@ -136,6 +136,46 @@ def test_lineage_to_a_table_the_sql_does_not_read(project: DefsProject) -> None:
     ) in text
 
 
+def test_a_column_the_sql_computes_from_an_undeclared_column(project: DefsProject) -> None:
+    project.write("marts/channel_signups.sql", MART_SQL)
+    project.write(
+        "marts/channel_signups.yaml",
+        MART_CONTRACT.replace(",\n     lineage: [stg_marketing_spend.spend_usd]", ""),
+    )
+    assert (
+        "defs/marts/channel_signups.sql: the SQL computes spend_usd from "
+        "stg_marketing_spend.spend_usd, which marts/channel_signups.yaml does not declare: add "
+        "them to its lineage (lineage: [stg_marketing_spend.spend_usd])"
+    ) in project.error()
+
+
+def test_lineage_naming_a_column_the_sql_never_reads(project: DefsProject) -> None:
+    project.write("marts/channel_signups.sql", MART_SQL)
+    project.write(
+        "marts/channel_signups.yaml",
+        MART_CONTRACT.replace(
+            "lineage: [stg_customers.customer_id]",
+            "lineage: [stg_customers.customer_id, stg_customers.email]",
+        ),
+    )
+    assert (
+        "defs/marts/channel_signups.sql: marts/channel_signups.yaml declares lineage signups <- "
+        "stg_customers.email, but the SQL never reads that column: fix the lineage"
+    ) in project.error()
+
+
+def test_the_chain_of_a_new_mart_reaches_the_raw_columns(project: DefsProject) -> None:
+    project.write("marts/channel_signups.sql", MART_SQL)
+    project.write("marts/channel_signups.yaml", MART_CONTRACT)
+    specs = {s.key.to_user_string(): s for s in project.load().resolve_all_asset_specs()}
+    columns = specs["channel_signups"].metadata["dagster/column_schema"].columns
+    assert {c.name: c.description for c in columns}["signups"] == (
+        "New customers. From stg_customers.customer_id <- customers.customer_id."
+    )
+    assert specs["channel_signups"].tags["platform/source.storefront_db"] == ""
+    assert specs["channel_signups"].tags["platform/source.agency_drops"] == ""
+
+
 def test_a_table_without_its_schema_fails_with_the_fix(project: DefsProject) -> None:
     sql = MART_SQL.replace('"staging"."stg_customers"', "stg_customers")
     project.write("marts/channel_signups.sql", sql)

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
-from platform_assets.contracts import contracts
+from platform_assets.components.metadata import column_schema
+from platform_assets.contracts import contracts, load_contracts
+from platform_assets.contracts.docs import render_contract
 from platform_assets.contracts.loader import ContractError, parse_contract
-from platform_assets.observability.lineage import column_lineage
+from platform_assets.observability.lineage import column_lineage, column_upstreams
 from platform_assets.observability.openlineage import (
     LineageEmitError,
     OpenLineage,
@@ -40,12 +43,111 @@ def lineage_tick(instance, openlineage: OpenLineage, assets, cursor: str | None 
     return openlineage_sensor(context)
 
 
-def test_every_mart_column_has_declared_lineage() -> None:
-    for table in ("daily_revenue_by_country", "marketing_roas", "customer_lifetime_value"):
-        lineage = column_lineage(contracts()[table])
+def test_every_staging_and_mart_column_has_declared_lineage() -> None:
+    transforms = [c for c in contracts().values() if c.layer in ("staging", "marts")]
+    assert len(transforms) == 7
+    for contract in transforms:
+        lineage = column_lineage(contract)
         assert lineage is not None
-        assert set(lineage.deps_by_column) == set(contracts()[table].column_names)
+        assert set(lineage.deps_by_column) == set(contract.column_names), contract.table
     assert column_lineage(contracts()["orders"]) is None
+
+
+def test_mart_columns_reach_their_raw_columns_through_staging() -> None:
+    revenue = column_upstreams("daily_revenue_by_country")
+    assert revenue["booked_revenue_usd"] == {
+        "direct": ["stg_orders.amount_usd", "stg_orders.is_revenue"],
+        "raw": ["orders.amount_cents", "orders.status"],
+        "text": "stg_orders.amount_usd <- orders.amount_cents; "
+        "stg_orders.is_revenue <- orders.status",
+    }
+    assert revenue["country"]["raw"] == ["customers.country"]
+    assert revenue["captured_usd"]["raw"] == ["payments.amount_cents"]
+    roas = column_upstreams("marketing_roas")
+    assert roas["roas"]["raw"] == ["orders.amount_cents", "marketing_spend.spend_usd"]
+    assert roas["new_customers"]["raw"] == [
+        "customers.customer_id",
+        "customers.acquisition_channel",
+    ]
+    clv = column_upstreams("customer_lifetime_value")
+    assert clv["lifetime_paid_usd"]["text"] == "stg_payments.amount_usd <- payments.amount_cents"
+    assert clv["signup_date"]["raw"] == ["customers.signup_at"]  # CAST(signup_at AS DATE)
+
+
+def test_staging_columns_name_their_raw_columns() -> None:
+    assert column_upstreams("stg_orders")["amount_usd"] == {
+        "direct": ["orders.amount_cents"],
+        "raw": ["orders.amount_cents"],
+        "text": "orders.amount_cents",
+    }
+    assert column_upstreams("stg_orders")["is_revenue"]["raw"] == ["orders.status"]
+    assert column_upstreams("stg_marketing_spend")["ctr"]["raw"] == [
+        "marketing_spend.clicks",
+        "marketing_spend.impressions",
+    ]
+    assert column_upstreams("orders")["amount_cents"] == {"direct": [], "raw": [], "text": ""}
+
+
+def test_each_column_description_names_its_upstream_columns() -> None:
+    schema = column_schema(contracts()["daily_revenue_by_country"], contracts())
+    described = {c.name: c.description for c in schema.columns}
+    assert described["booked_revenue_usd"] == (
+        "Total of revenue orders in dollars. From stg_orders.amount_usd <- "
+        "orders.amount_cents; stg_orders.is_revenue <- orders.status."
+    )
+    staging = {c.name: c for c in column_schema(contracts()["stg_customers"], contracts()).columns}
+    assert staging["email"].description == "Lower-cased login e-mail (PII). From customers.email."
+    assert staging["email"].tags == {"pii": "true"} and staging["country"].tags == {}
+    raw = {c.name: c.description for c in column_schema(contracts()["orders"], contracts()).columns}
+    assert raw["amount_cents"] == contracts()["orders"].column("amount_cents").description
+
+
+def test_the_contract_docs_show_the_same_chains() -> None:
+    text = render_contract(contracts()["daily_revenue_by_country"], contracts())
+    [row] = [line for line in text.splitlines() if line.startswith("| `booked_revenue_usd`")]
+    assert (
+        "from `stg_orders.amount_usd <- orders.amount_cents`, "
+        "`stg_orders.is_revenue <- orders.status`"
+    ) in row
+
+
+def _contract(table: str, layer: str, lineage: list[str]) -> dict:
+    return {
+        "table": table,
+        "layer": layer,
+        "description": "d",
+        "owner": "team:x",
+        "primary_key": ["a"],
+        "freshness": {"warn_after": "1h", "fail_after": "2h"},
+        **({"quarantine_threshold": 0.1} if layer == "raw" else {}),
+        "columns": [
+            {
+                "name": "a",
+                "type": "int64",
+                "nullable": False,
+                "description": "a",
+                "lineage": lineage,
+            }
+        ],
+    }
+
+
+def _write(folder: Path, *raws: dict) -> Path:
+    for raw in raws:
+        (folder / f"{raw['table']}.yaml").write_text(yaml.safe_dump(raw))
+    return folder
+
+
+def test_a_raw_column_ends_the_chain(tmp_path: Path) -> None:
+    _write(tmp_path, _contract("r", "raw", []), _contract("r2", "raw", ["r.a"]))
+    with pytest.raises(ContractError, match=r"r2.yaml: columns \(a\).lineage: a raw column's"):
+        load_contracts(tmp_path)
+
+
+def test_a_lineage_loop_is_refused_with_the_chain(tmp_path: Path) -> None:
+    _write(tmp_path, _contract("s1", "staging", ["s2.a"]), _contract("s2", "staging", ["s1.a"]))
+    with pytest.raises(ContractError, match=r"the chain loops back: s1.a <- s2.a <- s1.a"):
+        load_contracts(tmp_path)
 
 
 def test_lineage_naming_an_unknown_column_stops_the_contracts_loading(tmp_path: Path) -> None:
