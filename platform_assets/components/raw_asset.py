@@ -137,6 +137,7 @@ def build_raw_asset(
     contract: Contract, source: RawSource, catalog: Mapping[str, Contract]
 ) -> dg.AssetsDefinition:
     """``catalog``: every contract of the project (foreign-key parents are read by checks)."""
+    partitions_def = daily_partitions if contract.is_partitioned else None  # checks too
 
     @dg.asset(
         key=contract.table,
@@ -145,9 +146,9 @@ def build_raw_asset(
         kinds={source.kind, "pandas"},
         tags={"platform/source": source.source_tag} if source.source_tag else None,
         deps=contract.referenced_tables,
-        partitions_def=daily_partitions if contract.is_partitioned else None,
+        partitions_def=partitions_def,
         metadata=definition_metadata(contract),
-        check_specs=check_specs(contract, catalog),
+        check_specs=check_specs(contract, catalog, partitions_def),
         **asset_policies(contract),
         required_resource_keys={"warehouse", source.resource_key},
         retry_policy=RETRY_POLICY,

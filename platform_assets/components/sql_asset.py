@@ -28,6 +28,7 @@ def build_sql_asset(
     contract: Contract, deps: tuple[str, ...], select_sql: str, catalog: Mapping[str, Contract]
 ) -> dg.AssetsDefinition:
     """``deps``: the tables the SELECT reads; ``catalog``: every contract of the project."""
+    partitions_def = daily_partitions if contract.is_partitioned else None  # checks too
 
     @dg.asset(
         key=contract.table,
@@ -36,12 +37,12 @@ def build_sql_asset(
         kinds={"sql"},
         tags={"platform/layer": contract.layer},
         deps=sorted({*deps, *contract.referenced_tables}),
-        partitions_def=daily_partitions if contract.is_partitioned else None,
+        partitions_def=partitions_def,
         metadata={
             **definition_metadata(contract),
             "sql": dg.MetadataValue.md(f"```sql\n{select_sql}\n```"),
         },
-        check_specs=check_specs(contract, catalog),
+        check_specs=check_specs(contract, catalog, partitions_def),
         **asset_policies(contract),
         retry_policy=RETRY_POLICY,  # transient database faults; permanent ones fail at once
         pool="warehouse",
