@@ -53,7 +53,7 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1600, "height": 1000}
 DAYS_BACK = 10  # older than the drop sensor's look-back (7 days): the daemon leaves them be
-SETTLE_TIMEOUT_S = 900
+SETTLE_TIMEOUT_S = 1800  # 8 runs of recent drops; a busy 2-core machine took > 900 s
 UI_TIMEOUT_S = 300
 GATED = "marketing_spend"  # its failed day's gate
 CHECK = "quarantine_rate"
