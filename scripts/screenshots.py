@@ -1,26 +1,38 @@
-"""Screenshots for the README, taken by headless Chromium against ``platform dev``.
+"""Screenshots for the README, taken by headless Chromium (Playwright) against ``platform dev``.
 
-1. Seeds a fresh home (``.platform/screenshots``) and materializes two days in-process:
-   yesterday clean, the day before with the demo API repeating rows across pages (duplicate
-   order ids: the ``orders`` gate fails and blocks everything downstream of it).
-2. Starts ``platform dev`` on free ports (PLATFORM_UI_PORT, PLATFORM_DEV_API_PORT).
-3. Saves docs/screenshots/{lineage,partitioned_asset_checks,failed_gate}.png.
+1. Seeds a fresh home (``.platform/screenshots``) and materializes every asset for two days
+   in-process: a clean day, then the next day with two of its five marketing-spend rows
+   spoiled (negative spend), so ``marketing_spend``'s quarantine and volume gates fail and
+   ``stg_marketing_spend``/``marketing_roas`` are not executed. Then ``stg_marketing_spend``
+   alone for the failed day: the gate blocks this later run too. The days are older than
+   the drop sensor's look-back, so what the daemon starts never touches them.
+2. Starts ``platform dev`` on free ports (PLATFORM_UI_PORT, PLATFORM_DEV_API_PORT) and
+   waits until the runs the daemon starts by itself (recent drops) are done.
+3. Saves docs/screenshots/:
+   - lineage.png: upstream lineage of a mart;
+   - partitioned_asset_checks.png: a check's status per partition, the clean day picked
+     (green) while the failed day is red;
+   - failed_gate.png: the failed day's run, its gate failed, downstream not executed;
+   - gate_blocks_later_run.png: a later run of the downstream alone, refused by the gate;
+   - column_lineage.png: a mart's columns, each naming its upstream columns.
 
-Usage: ``.venv/bin/python scripts/screenshots.py`` (needs ``apt-get install -y chromium``).
-Every child process is stopped on exit (process groups: SIGTERM, then SIGKILL).
+Usage: ``.venv/bin/python scripts/screenshots.py`` (needs ``apt-get install -y chromium``;
+``PLATFORM_CHROMIUM`` names another binary). Every child process is stopped on exit
+(process groups: SIGTERM, then SIGKILL).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -29,8 +41,7 @@ from platform_assets.processes import default_signals, stop_group
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "screenshots"
 HOME = REPO / ".platform" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless",
+CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -39,8 +50,13 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
-    "--window-size=1600,1000",
 ]
+VIEWPORT = {"width": 1600, "height": 1000}
+DAYS_BACK = 10  # older than the drop sensor's look-back (7 days): the daemon leaves them be
+SETTLE_TIMEOUT_S = 1800  # 8 runs of recent drops; a busy 2-core machine took > 900 s
+UI_TIMEOUT_S = 300
+GATED = "marketing_spend"  # its failed day's gate
+CHECK = "quarantine_rate"
 
 
 def free_port() -> int:
@@ -50,70 +66,144 @@ def free_port() -> int:
 
 
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    raise SystemExit("chromium not found: apt-get install -y chromium")
+    found = os.environ.get("PLATFORM_CHROMIUM") or shutil.which("chromium")
+    if found is None:
+        raise SystemExit("chromium not found: apt-get install -y chromium (or PLATFORM_CHROMIUM)")
+    return found
 
 
-def materialize_demo_days(env: dict[str, str]) -> dict[str, str]:
-    """Yesterday clean, the day before with a failed gate; returns {day: run_id}."""
+def spoil_drop(landing: Path, day: date) -> None:
+    """Two of the day's five rows get a negative spend: quarantined (40%, max 20%), and
+    three rows left (min 5): the day's quarantine and volume gates fail."""
+    from platform_assets.demo.drops import drop_path
+
+    path = drop_path(landing, day)
+    header, *rows = (line.split(",") for line in path.read_text().splitlines())
+    spend = header.index("spend_usd")
+    for row in rows[:2]:
+        row[spend] = f"-{row[spend]}"
+    path.write_text("\n".join(",".join(line) for line in (header, *rows)) + "\n")
+
+
+def materialize_demo_days(env: dict[str, str]) -> dict[str, Any]:
+    """A clean day, the next day with a failed gate, then a later run blocked by it."""
     os.environ.update(env)  # the definitions read their configuration from the environment
     import dagster as dg
 
     from platform_assets.definitions import build_definitions
-    from platform_assets.demo.config import DemoConfig
+    from platform_assets.demo.config import DemoConfig, demo_landing_dir
     from platform_assets.demo.launch import latest_complete_day, prepare_demo_sources
     from platform_assets.demo.process import DemoApi
 
     cfg = DemoConfig.from_env(env)
-    day = latest_complete_day()
-    prepare_demo_sources(env, cfg, day)
-    runs = {}
-    for when, overlap in ((day - timedelta(days=1), True), (day, False)):
-        os.environ["PLATFORM_API_PAGE_SIZE"] = "50" if overlap else "1000"
-        with DemoApi(cfg, env["PLATFORM_API_TOKEN"], overlap_pages=overlap) as api:
-            os.environ["PLATFORM_API_URL"] = api.url
-            job = build_definitions().resolve_job_def("daily_job")
-            with dg.DagsterInstance.get() as instance:
+    latest = latest_complete_day()
+    prepare_demo_sources(env, cfg, latest)
+    clean, failed = latest - timedelta(days=DAYS_BACK), latest - timedelta(days=DAYS_BACK - 1)
+    spoil_drop(Path(demo_landing_dir(env)), failed)
+    runs: dict[str, Any] = {"clean": clean.isoformat(), "failed": failed.isoformat()}
+    with DemoApi(cfg, env["PLATFORM_API_TOKEN"]) as api:
+        os.environ["PLATFORM_API_URL"] = api.url
+        job = build_definitions().resolve_job_def("daily_job")
+        with dg.DagsterInstance.get() as instance:
+            for name, day, selection in (
+                ("clean_run", clean, None),
+                ("failed_run", failed, None),
+                ("blocked_run", failed, [dg.AssetKey(f"stg_{GATED}")]),
+            ):
                 result = job.execute_in_process(
-                    partition_key=when.isoformat(), instance=instance, raise_on_error=False
+                    partition_key=day.isoformat(),
+                    instance=instance,
+                    asset_selection=selection,
+                    raise_on_error=False,
                 )
-        runs[when.isoformat()] = result.run_id
-        print(f"{when}: run {result.run_id} {'SUCCESS' if result.success else 'FAILURE'}")
+                runs[name] = result.run_id
+                print(f"{day} {name}: {result.run_id} {'SUCCESS' if result.success else 'FAILURE'}")
     return runs
 
 
-def wait_for_ui(port: int, proc: subprocess.Popen, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
+def wait_for_ui(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + UI_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit("platform dev exited early")
+            raise SystemExit(f"platform dev exited early ({proc.returncode})")
         try:
             if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
                 return
         except requests.ConnectionError:
             pass
         time.sleep(1)
-    raise SystemExit("the UI did not come up")
+    raise SystemExit(f"the UI did not come up in {UI_TIMEOUT_S} s")
 
 
-def shoot(url: str, target: Path, wait_ms: int = 25000) -> None:
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
-            [
-                chromium(),
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={profile}",
-                f"--virtual-time-budget={wait_ms}",
-                f"--screenshot={target}",
-                url,
-            ],
-            check=True,
-            timeout=120,
-            capture_output=True,
-        )
-    print(f"saved {target.relative_to(REPO)} ({url})")
+def wait_until_settled(known_runs: int, quiet_s: float = 30) -> None:
+    """Until the runs the daemon starts by itself (recent drops) are all finished: no run
+    queued or in progress for ``quiet_s``, after at least one such run was launched."""
+    import dagster as dg
+
+    busy = [
+        dg.DagsterRunStatus.QUEUED,
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+    ]
+    deadline, quiet_since = time.monotonic() + SETTLE_TIMEOUT_S, None
+    with dg.DagsterInstance.get() as instance:
+        while time.monotonic() < deadline:
+            launched = instance.get_runs_count() > known_runs
+            running = instance.get_runs_count(dg.RunsFilter(statuses=busy))
+            if launched and not running:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= quiet_s:
+                    return
+            else:
+                quiet_since = None
+            time.sleep(5)
+    raise SystemExit(f"the daemon's runs were not done within {SETTLE_TIMEOUT_S} s")
+
+
+def shoot(page: Any, target: Path, what: str) -> None:
+    page.wait_for_timeout(1500)  # let charts and icons finish drawing
+    page.screenshot(path=str(target))
+    print(f"saved {target.relative_to(REPO)}: {what}")
+
+
+def screenshots(base: str, runs: dict[str, Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(120_000)
+            lineage = "view=lineage&lineageScope=upstream&lineageDepth=2"
+            page.goto(f"{base}/assets/daily_revenue_by_country?{lineage}")
+            page.get_by_text("stg_orders").first.wait_for()
+            shoot(page, OUT / "lineage.png", "upstream lineage of a mart")
+
+            page.goto(f"{base}/assets/{GATED}?view=checks&checkDetail={CHECK}")
+            page.locator("button[role=tab]#partitions").click()
+            page.get_by_text(runs["clean"], exact=True).first.click()
+            page.get_by_text("0 of 5 rows quarantined", exact=False).wait_for()
+            shoot(page, OUT / "partitioned_asset_checks.png", "a check's status per partition")
+
+            page.goto(f"{base}/runs/{runs['failed_run']}")
+            page.get_by_text("DagsterAssetCheckFailedError").first.wait_for()
+            page.get_by_text("STEP_FAILURE").first.scroll_into_view_if_needed()
+            shoot(page, OUT / "failed_gate.png", "a failed gate, downstream not executed")
+
+            page.goto(f"{base}/runs/{runs['blocked_run']}")
+            page.get_by_text("Upstream gate failed").first.wait_for()
+            page.get_by_text("STEP_FAILURE").first.scroll_into_view_if_needed()
+            shoot(page, OUT / "gate_blocks_later_run.png", "a later run refused by the gate")
+
+            page.goto(f"{base}/assets/daily_revenue_by_country")
+            columns = page.get_by_text("Column name", exact=True).first
+            columns.wait_for()
+            columns.scroll_into_view_if_needed()
+            page.mouse.wheel(0, -120)  # keep the section's title in view
+            shoot(page, OUT / "column_lineage.png", "a mart's columns and their upstream columns")
+        finally:
+            browser.close()
 
 
 def main() -> int:
@@ -124,8 +214,8 @@ def main() -> int:
     from platform_assets.home import prepare_environment
 
     prepare_environment(env)
+    env["PLATFORM_API_TOKEN"] = secrets.token_urlsafe(24)  # the demo API, this launch only
     runs = materialize_demo_days(env)
-    failed_run = runs[min(runs)]
     ui_port, api_port = free_port(), free_port()
     dev_env = {**env, "PLATFORM_UI_PORT": str(ui_port), "PLATFORM_DEV_API_PORT": str(api_port)}
     platform = Path(sys.executable).with_name("platform")
@@ -140,12 +230,9 @@ def main() -> int:
     )
     try:
         wait_for_ui(ui_port, proc)
-        base = f"http://127.0.0.1:{ui_port}"
+        wait_until_settled(known_runs=3)
         OUT.mkdir(parents=True, exist_ok=True)
-        lineage = "view=lineage&lineageScope=upstream&lineageDepth=2"
-        shoot(f"{base}/assets/daily_revenue_by_country?{lineage}", OUT / "lineage.png")
-        shoot(f"{base}/assets/orders?view=checks", OUT / "partitioned_asset_checks.png")
-        shoot(f"{base}/runs/{failed_run}", OUT / "failed_gate.png")
+        screenshots(f"http://127.0.0.1:{ui_port}", runs)
     finally:
         stop_group(proc)
     return 0

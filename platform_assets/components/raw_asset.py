@@ -146,6 +146,7 @@ def build_raw_asset(
     contract: Contract, source: RawSource, catalog: Mapping[str, Contract]
 ) -> dg.AssetsDefinition:
     """``catalog``: every contract of the project (foreign-key parents are read by checks)."""
+    partitions_def = daily_partitions if contract.is_partitioned else None  # checks too
 
     @dg.asset(
         key=contract.table,
@@ -154,9 +155,9 @@ def build_raw_asset(
         kinds={source.kind, "pandas", *warehouse_kind()},
         tags=asset_tags(contract, [source.source_tag or source_system(contract)]),
         deps=contract.referenced_tables,
-        partitions_def=daily_partitions if contract.is_partitioned else None,
+        partitions_def=partitions_def,
         metadata=definition_metadata(contract, catalog),
-        check_specs=check_specs(contract, catalog),
+        check_specs=check_specs(contract, catalog, partitions_def),
         **asset_policies(contract),
         required_resource_keys={"warehouse", source.resource_key},
         retry_policy=RETRY_POLICY,

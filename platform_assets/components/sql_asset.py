@@ -35,6 +35,7 @@ def build_sql_asset(
     """``deps``: the tables the SELECT reads; ``catalog``: every contract of the project;
     ``source_systems``: the systems whose raw tables it is built from (a tag per system)."""
     select_sql = sql_file.read_text()
+    partitions_def = daily_partitions if contract.is_partitioned else None  # checks too
 
     @dg.asset(
         key=contract.table,
@@ -43,12 +44,12 @@ def build_sql_asset(
         kinds={"sql", *warehouse_kind()},
         tags=asset_tags(contract, source_systems),
         deps=sorted({*deps, *contract.referenced_tables}),
-        partitions_def=daily_partitions if contract.is_partitioned else None,
+        partitions_def=partitions_def,
         metadata={
             **definition_metadata(contract, catalog, sql_file),
             "sql": dg.MetadataValue.md(f"```sql\n{select_sql}\n```"),
         },
-        check_specs=check_specs(contract, catalog),
+        check_specs=check_specs(contract, catalog, partitions_def),
         **asset_policies(contract),
         retry_policy=RETRY_POLICY,  # transient database faults; permanent ones fail at once
         pool="warehouse",

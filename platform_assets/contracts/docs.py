@@ -90,8 +90,9 @@ value). Values that arrive typed (JSON numbers, booleans) are read by the same r
 ## Gates
 
 Every check runs as SQL in the warehouse on exactly the partition just written, is declared
-on its asset (`check_specs`, blocking) and reports counts, thresholds and a sample of
-failing rows (columns marked PII are never shown). A failure with severity ERROR stops the
+on its asset (`check_specs`; partitioned like the asset, so each result belongs to its
+partition; blocking when its severity is ERROR) and reports counts, thresholds and a sample
+of failing rows (columns marked PII are never shown). A failure with severity ERROR stops the
 downstream assets of the run, and every transform first reads the latest check results of
 the upstream partitions it consumes from the Dagster instance: a partition whose gate failed
 is not consumed by a later run either, until it is re-materialized and passes. Severity WARN

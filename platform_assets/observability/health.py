@@ -1,8 +1,10 @@
 """``make health``: one line per asset, what an on-call engineer checks first.
 
-Latest materialized partition, freshness against the contract, the checks evaluated with
-the latest materialization, rows, quarantine rate and open alerts. ``--json`` for machines.
-Reads the same DAGSTER_HOME/PLATFORM_HOME defaults as ``make run``.
+Latest materialized partition, freshness against the contract, then the checks, rows and
+quarantine rate OF THAT PARTITION (its latest materialization: a backfill of an older day
+run afterwards never lends it its figures), and open alerts. Freshness is the asset's, as
+its policy and alerts judge it (the newest materialization of any partition).
+``--json`` for machines. Reads the same DAGSTER_HOME/PLATFORM_HOME defaults as ``make run``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from platform_assets.alerts.store import AlertStore
 from platform_assets.automation.partitions import daily_partitions
 from platform_assets.contracts import Contract, contracts
 from platform_assets.contracts.model import LAYERS
-from platform_assets.quality.evaluations import check_evaluations
+from platform_assets.quality.evaluations import check_evaluations, evaluations_of
 
 MATERIALIZED = "MATERIALIZED"
 
@@ -35,7 +37,7 @@ class AssetHealth:
     asset: str
     layer: str
     latest_partition: str | None
-    last_materialized: str | None  # ISO, UTC
+    last_materialized: str | None  # ISO, UTC: the named partition's latest materialization
     freshness: str  # fresh | warn | fail | unknown
     lag_s: float | None
     checks_passed: int = 0
@@ -56,20 +58,68 @@ def latest_partition(instance: dg.DagsterInstance, contract: Contract) -> str | 
     return max(done) if done else None
 
 
-def _metadata(event: Any) -> dict[str, Any]:
-    materialization = event.asset_materialization if event is not None else None
+def named_record(
+    instance: dg.DagsterInstance, contract: Contract, partition: str | None
+) -> dg.EventLogRecord | None:
+    """The latest materialization of the partition the row names (of the asset, when the
+    asset is unpartitioned)."""
+    key = dg.AssetKey(contract.table)
+    if contract.is_partitioned:
+        if partition is None:
+            return None
+        records_filter: dg.AssetKey | dg.AssetRecordsFilter = dg.AssetRecordsFilter(
+            asset_key=key, asset_partitions=[partition]
+        )
+    else:
+        records_filter = key
+    records = instance.fetch_materializations(records_filter, limit=1).records
+    return records[0] if records else None
+
+
+def _metadata(record: dg.EventLogRecord | None) -> dict[str, Any]:
+    materialization = record.asset_materialization if record is not None else None
     return {k: v.value for k, v in materialization.metadata.items()} if materialization else {}
 
 
-def _checks(instance: dg.DagsterInstance, event: Any, asset: str) -> tuple[int, list[str]]:
-    """The checks evaluated on this asset in the run of its latest materialization."""
-    if event is None or not event.run_id:
+def _checks(
+    instance: dg.DagsterInstance, record: dg.EventLogRecord | None
+) -> tuple[int, list[str]]:
+    """The checks evaluated on this very materialization (its partition)."""
+    if record is None:
         return 0, []
     latest: dict[str, bool] = {}
-    for evaluation in check_evaluations(instance, event.run_id):
-        if evaluation.asset_key.to_user_string() == asset:
-            latest[evaluation.check_name] = evaluation.passed
+    for evaluation in evaluations_of(record, check_evaluations(instance, record.run_id)):
+        latest[evaluation.check_name] = evaluation.passed
     return sum(latest.values()), sorted(name for name, ok in latest.items() if not ok)
+
+
+def health_of(
+    instance: dg.DagsterInstance, contract: Contract, alerts: list[str], now: float
+) -> AssetHealth:
+    """One row: every figure but freshness belongs to the partition it names."""
+    partition = latest_partition(instance, contract)
+    record = named_record(instance, contract, partition)
+    fresh = freshness_of(instance, contract, now)
+    meta = _metadata(record)
+    passed, failed = _checks(instance, record)
+    return AssetHealth(
+        asset=contract.table,
+        layer=contract.layer,
+        latest_partition=partition,
+        last_materialized=(
+            datetime.fromtimestamp(record.timestamp, UTC).isoformat(timespec="seconds")
+            if record is not None
+            else None
+        ),
+        freshness=fresh.state,
+        lag_s=round(fresh.lag_s, 1) if fresh.lag_s is not None else None,
+        checks_passed=passed,
+        checks_failed=failed,
+        rows=meta.get("dagster/partition_row_count", meta.get("rows_loaded")),
+        table_rows=meta.get("dagster/row_count"),
+        quarantine_rate=meta.get("quarantine_rate"),
+        open_alerts=alerts,
+    )
 
 
 def asset_health(
@@ -79,33 +129,7 @@ def asset_health(
     for row in store.open_alerts() if store is not None else []:
         alerts.setdefault(row.asset or "-", []).append(f"{row.severity}: {row.title}")
     ordered = sorted(contracts().values(), key=lambda c: (LAYERS.index(c.layer), c.table))
-    rows = []
-    for contract in ordered:
-        event = instance.get_latest_materialization_event(dg.AssetKey(contract.table))
-        fresh = freshness_of(instance, contract, now)
-        meta = _metadata(event)
-        passed, failed = _checks(instance, event, contract.table)
-        rows.append(
-            AssetHealth(
-                asset=contract.table,
-                layer=contract.layer,
-                latest_partition=latest_partition(instance, contract),
-                last_materialized=(
-                    datetime.fromtimestamp(event.timestamp, UTC).isoformat(timespec="seconds")
-                    if event is not None
-                    else None
-                ),
-                freshness=fresh.state,
-                lag_s=round(fresh.lag_s, 1) if fresh.lag_s is not None else None,
-                checks_passed=passed,
-                checks_failed=failed,
-                rows=meta.get("dagster/partition_row_count", meta.get("rows_loaded")),
-                table_rows=meta.get("dagster/row_count"),
-                quarantine_rate=meta.get("quarantine_rate"),
-                open_alerts=alerts.get(contract.table, []),
-            )
-        )
-    return rows
+    return [health_of(instance, c, alerts.get(c.table, []), now) for c in ordered]
 
 
 def _cells(h: AssetHealth) -> tuple[str, ...]:

@@ -2,15 +2,18 @@
 
 Checks run as SQL where the data lives, on exactly the partition just written, and are
 declared on the asset (``check_specs``) so a failure blocks downstream steps in the run.
-Every check of a contract is blocking; its severity (ERROR unless the contract's
-``check_severity`` says WARN) decides whether a failure blocks. Metadata carries what a
-person needs to act: counts, thresholds, history and a small sample of failing rows, never
-the values of columns the contract marks ``pii``.
+A check's severity (ERROR unless the contract's ``check_severity`` says WARN) decides
+whether it is blocking: ERROR checks are, WARN checks are reported and never block. The
+checks of a partitioned asset share its partitions, so each result belongs to the partition
+it judged (the UI shows status per partition; the gates read that partition's). Metadata
+carries what a person needs to act: counts, thresholds, history and a small sample of
+failing rows, never the values of columns the contract marks ``pii``.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -168,21 +171,39 @@ def _describe(contract: Contract, name: str, catalog: Mapping[str, Contract]) ->
     )
 
 
-def check_specs(contract: Contract, catalog: Mapping[str, Contract]) -> list[dg.AssetCheckSpec]:
-    """One blocking spec per check the contract implies; WARN results never block.
-    ``catalog``: every contract of the project (foreign keys name their parents)."""
+def check_specs(
+    contract: Contract,
+    catalog: Mapping[str, Contract],
+    partitions_def: dg.PartitionsDefinition | None,
+) -> list[dg.AssetCheckSpec]:
+    """One spec per check the contract implies, blocking when its severity is ERROR.
+
+    ``catalog``: every contract of the project (foreign keys name their parents).
+    ``partitions_def``: the asset's own, given to every check of a partitioned asset so a
+    result is recorded for its partition (without it the latest result of any partition
+    stands for the whole asset, and one failed day paints every day red)."""
+    if (partitions_def is not None) != contract.is_partitioned:
+        raise ValueError(
+            f"{contract.source_file}: checks of table {contract.table} need "
+            + ("the asset's partitions" if contract.is_partitioned else "no partitions")
+            + f" (partition_column: {contract.partition_column})"
+        )
     specs = []
     for name in contract.check_names:
         severity = contract.severity(name)
         suffix = "" if severity == "ERROR" else f" Severity {severity}: reported, never blocks."
-        specs.append(
-            dg.AssetCheckSpec(
+        with warnings.catch_warnings():
+            # Partitioned checks are a Dagster preview feature used on purpose; its one
+            # PreviewWarning per process would only be noise in every CLI call.
+            warnings.simplefilter("ignore", dg.PreviewWarning)
+            spec = dg.AssetCheckSpec(
                 name,
                 asset=contract.table,
-                blocking=True,
+                blocking=severity == "ERROR",
                 description=_describe(contract, name, catalog) + suffix,
+                partitions_def=partitions_def,
             )
-        )
+        specs.append(spec)
     return specs
 
 

@@ -16,3 +16,22 @@ def check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[dg.Asse
         run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
     return [r.event_log_entry.get_dagster_event().asset_check_evaluation_data for r in records]
+
+
+def evaluations_of(
+    record: dg.EventLogRecord, in_run: list[dg.AssetCheckEvaluation]
+) -> list[dg.AssetCheckEvaluation]:
+    """The evaluations (among ``in_run``: those of the record's run) that judged this very
+    materialization: its asset, its partition, its storage id. Another partition's result,
+    or an earlier materialization's, never speaks for it."""
+    found = []
+    for evaluation in in_run:
+        target = evaluation.target_materialization_data
+        if evaluation.asset_key != record.asset_key:
+            continue
+        if target is not None and target.storage_id != record.storage_id:
+            continue
+        if evaluation.partition not in (None, record.partition_key):
+            continue  # the checks of a partitioned asset record their partition
+        found.append(evaluation)
+    return found

@@ -4,10 +4,11 @@ Within one run Dagster already skips the downstream steps of a failed blocking c
 later run (materializing ``stg_tickets`` alone for a day whose ``tickets`` gate failed) has
 no such memory, so every transform starts with ``assert_upstream_gates``: it finds the
 latest materialization of each upstream partition it reads, the check evaluations emitted
-with that materialization, and fails naming the asset, partition and check when one of
-them failed with severity ERROR. Re-materializing the upstream partition with data that
-passes its gates lifts the block. The evidence is read from the Dagster instance (its
-event log), the same record the UI shows.
+with that materialization (for that partition: the checks of a partitioned asset are
+partitioned), and fails naming the asset, partition and check when one of them failed with
+severity ERROR; another day's failure never blocks this one. Re-materializing the upstream
+partition with data that passes its gates lifts the block. The evidence is read from the
+Dagster instance (its event log), the same record the UI shows.
 
 An upstream partition with no materialization at all fails the step the same way, before
 anything is written: reading it would write an empty partition that fails its volume gate
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from platform_assets.contracts import Contract
-from platform_assets.quality.evaluations import check_evaluations
+from platform_assets.quality.evaluations import check_evaluations, evaluations_of
 from platform_assets.quality.validation import SchemaDriftError
 
 # An unpartitioned asset reading a partitioned one checks this many latest materializations.
@@ -65,12 +66,7 @@ def _failed_checks(
     if record.run_id not in cache:
         cache[record.run_id] = check_evaluations(instance, record.run_id)
     failed = []
-    for evaluation in cache[record.run_id]:
-        target = evaluation.target_materialization_data
-        if evaluation.asset_key != record.asset_key:
-            continue
-        if target is not None and target.storage_id != record.storage_id:
-            continue
+    for evaluation in evaluations_of(record, cache[record.run_id]):
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             failed.append(
                 FailedGate(

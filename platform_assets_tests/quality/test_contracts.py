@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from platform_assets.automation.partitions import daily_partitions
 from platform_assets.contracts import ContractError, contracts, load_contracts
 from platform_assets.contracts.docs import DOCS_PATH, main, render
 from platform_assets.contracts.loader import DEFS_DIR, contract_files, parse_contract
@@ -52,17 +53,19 @@ def test_checks_severities_and_pii_are_derived_from_the_contracts() -> None:
     }
 
 
-def test_check_specs_mirror_the_contract_and_are_all_blocking() -> None:
+def test_check_specs_mirror_the_contract_and_only_error_ones_block() -> None:
     for contract in contracts().values():
-        specs = check_specs(contract, contracts())
+        partitions = daily_partitions if contract.is_partitioned else None
+        specs = check_specs(contract, contracts(), partitions)
         assert [s.name for s in specs] == contract.check_names
-        assert all(s.blocking for s in specs)
+        assert [s.blocking for s in specs] == [contract.severity(s.name) == "ERROR" for s in specs]
+        assert {s.partitions_def for s in specs} == {partitions}
     [fk] = [
         s
-        for s in check_specs(contracts()["stg_payments"], contracts())
+        for s in check_specs(contracts()["stg_payments"], contracts(), daily_partitions)
         if s.name.startswith("foreign")
     ]
-    assert "Severity WARN" in fk.description
+    assert "Severity WARN" in fk.description and not fk.blocking
 
 
 def _set(path: str, value: Any) -> Any:
