@@ -178,7 +178,9 @@ def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float]:
         output, _ = proc.communicate(timeout=CLI_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         stop_group(proc)
-        raise RuntimeError(f"dagster {shlex.join(args)} did not finish in {CLI_TIMEOUT_S} s")
+        raise RuntimeError(
+            f"dagster {shlex.join(args)} did not finish in {CLI_TIMEOUT_S} s"
+        ) from None
     finally:
         done.set()
         poller.join()
@@ -239,7 +241,9 @@ def materialize(env: dict[str, str]) -> dict[str, Any]:
     module = ["-m", "platform_assets.definitions"]
     run_cli(["asset", "materialize", "--select", "customers", *module], env)
     partition = ["--partition", DAY.isoformat()]
-    cli_s, rss_mb = run_cli(["asset", "materialize", "--select", "orders", *partition, *module], env)
+    cli_s, rss_mb = run_cli(
+        ["asset", "materialize", "--select", "orders", *partition, *module], env
+    )
     return {"cli_s": cli_s, "rss_mb": rss_mb, **event_log_figures(env)}
 
 
@@ -262,7 +266,10 @@ def event_log_figures(env: dict[str, str]) -> dict[str, Any]:
 
 
 def figures_from_events(records: list[Any]) -> dict[str, Any]:
-    first: dict[str, float] = {}
+    import dagster as dg
+
+    kind = dg.DagsterEventType
+    first: dict[Any, float] = {}
     gates: dict[str, float] = {}
     phases: dict[str, float] = {}
     loaded = None
@@ -270,18 +277,21 @@ def figures_from_events(records: list[Any]) -> dict[str, Any]:
         event = record.dagster_event
         if event is None:
             continue
-        first.setdefault(event.event_type_value, record.timestamp)
-        if event.event_type_value == "ASSET_MATERIALIZATION":
+        first.setdefault(event.event_type, record.timestamp)
+        if event.event_type == kind.ASSET_MATERIALIZATION:
             metadata = event.step_materialization_data.materialization.metadata
             phases = dict(metadata["phase_timings"].value)
             loaded = metadata["rows_loaded"].value
-        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+        elif event.event_type == kind.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             gates[evaluation.check_name] = evaluation.metadata["duration_s"].value
-    step_s = first["STEP_SUCCESS"] - first["STEP_START"]
-    run_s = first["RUN_SUCCESS"] - first["RUN_START"]
-    return {"step_s": step_s, "run_s": run_s, "rows_loaded": loaded, "phases": phases,
-            "gates": gates}  # fmt: skip
+    return {
+        "step_s": first[kind.STEP_SUCCESS] - first[kind.STEP_START],
+        "run_s": first[kind.RUN_SUCCESS] - first[kind.RUN_START],
+        "rows_loaded": loaded,
+        "phases": phases,
+        "gates": gates,
+    }
 
 
 # --- the baselines ---------------------------------------------------------------------------
@@ -291,7 +301,7 @@ def pg_copy_seconds(url: str, csv: Path) -> float:
     """``psql \\copy`` of the exported rows into a fresh table shaped like raw.orders."""
     contract = orders_contract()
     columns = ", ".join(f'"{c}"' for c in contract.column_names)
-    psql(url, 'DROP SCHEMA IF EXISTS "bench_copy" CASCADE; CREATE SCHEMA "bench_copy"')
+    psql(url, 'CREATE SCHEMA "bench_copy"')  # the warehouse database is this repeat's own
     psql(url, 'CREATE TABLE "bench_copy"."orders" (LIKE "raw"."orders" INCLUDING ALL)')
     psql(url, "CHECKPOINT")  # no dirty pages of the run before
     started = time.perf_counter()
@@ -301,7 +311,8 @@ def pg_copy_seconds(url: str, csv: Path) -> float:
 
 def pg_export(url: str, csv: Path) -> None:
     columns = ", ".join(f'"{c}"' for c in orders_contract().column_names)
-    select = f"SELECT {columns} FROM \"raw\".\"orders\" WHERE order_date = '{DAY.isoformat()}'"
+    day = DAY.isoformat()  # a date: nothing to quote
+    select = f'SELECT {columns} FROM "raw"."orders" WHERE order_date = \'{day}\''  # noqa: S608
     psql(url, f"\\copy ({select}) TO '{csv}' WITH (FORMAT csv, HEADER)")
 
 
@@ -314,9 +325,10 @@ def duckdb_export(path: Path, csv: Path) -> list[str]:
             f"TO '{csv}' (FORMAT csv, HEADER)",
             [DAY],
         )
-        where = "schema_name = 'raw' AND table_name = 'orders'"
-        ddl = [r[0] for r in conn.execute(f"SELECT sql FROM duckdb_tables() WHERE {where}")]  # noqa: S608
-        ddl += [r[0] for r in conn.execute(f"SELECT sql FROM duckdb_indexes() WHERE {where}")]  # noqa: S608
+        ddl = []
+        for catalog in ("duckdb_tables()", "duckdb_indexes()"):  # the table, then its indexes
+            query = f"SELECT sql FROM {catalog} WHERE schema_name = ? AND table_name = ?"  # noqa: S608
+            ddl += [row[0] for row in conn.execute(query, ["raw", "orders"]).fetchall()]
     return ddl
 
 
@@ -354,6 +366,7 @@ def one_repeat(profile: str, root: Path, api_url: str) -> dict[str, Any]:
     with profile_env(profile, home, api_url) as env:
         figures = materialize(env)
         figures["baseline_s"] = baseline(profile, env, home)
+    figures["loadavg_1m"] = os.getloadavg()[0]  # a busy machine stretches every figure
     return figures
 
 
@@ -392,11 +405,16 @@ def bench_size(rows: int, repeats: int, profiles: list[str]) -> dict[str, list[d
                     figures = one_repeat(profile, root, api.url)
                     if figures["rows_loaded"] != rows:
                         raise RuntimeError(f"{profile}: loaded {figures['rows_loaded']} of {rows}")
-                    say(f"  {rows} rows, {profile}, repeat {repeat + 1}/{repeats}: "
-                        f"cli {figures['cli_s']:.2f} s, step {figures['step_s']:.2f} s, "
-                        f"baseline {figures['baseline_s']:.2f} s, rss {figures['rss_mb']:.0f} MB")  # fmt: skip
+                    say(f"  {rows} rows, {profile}, {repeat + 1}/{repeats}: {brief(figures)}")
                     runs[profile].append(figures)
     return runs
+
+
+def brief(figures: dict[str, Any]) -> str:
+    return (
+        f"cli {figures['cli_s']:.2f} s, step {figures['step_s']:.2f} s, "
+        f"baseline {figures['baseline_s']:.2f} s, rss {figures['rss_mb']:.0f} MB"
+    )
 
 
 def median_of(runs: list[dict], key: str) -> float:
@@ -404,7 +422,9 @@ def median_of(runs: list[dict], key: str) -> float:
 
 
 def median_split(runs: list[dict]) -> dict[str, Any]:
-    phases = {k: round(statistics.median(r["phases"][k] for r in runs), 3) for k in runs[0]["phases"]}
+    phases = {
+        k: round(statistics.median(r["phases"][k] for r in runs), 3) for k in runs[0]["phases"]
+    }
     gates = {k: round(statistics.median(r["gates"][k] for r in runs), 3) for k in runs[0]["gates"]}
     step = median_of(runs, "step_s")
     return {
@@ -427,6 +447,7 @@ def summarize(all_runs: dict[int, dict[str, list[dict]]], import_s: float) -> di
         "day": DAY.isoformat(),
         "cpus": os.cpu_count(),
         "import_s": round(import_s, 3),
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     keys = ("copy_s", "step_s", "cli_s", "duckdb_native_s", "duckdb_step_s", "duckdb_cli_s")
     for key in (*keys, "split", "rss_mb", "repeats", "ratios"):

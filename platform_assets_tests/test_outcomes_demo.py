@@ -35,7 +35,9 @@ def raw_digest(platform: Platform) -> dict[str, dict]:
         select = f"SELECT {column_list(contract.column_names)} FROM {table_name(contract)}"  # noqa: S608
         if contract.partition_column:
             select += f" WHERE {column_list([contract.partition_column])} = :day"
-        loaded = warehouse.query(select, {"day": platform.day} if contract.partition_column else None)
+        loaded = warehouse.query(
+            select, {"day": platform.day} if contract.partition_column else None
+        )
         quarantined = warehouse.query(
             f"SELECT record, reasons FROM {qualified(QUARANTINE_SCHEMA, QUARANTINE_TABLE)} "  # noqa: S608
             "WHERE asset = :asset",

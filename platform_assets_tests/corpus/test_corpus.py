@@ -41,7 +41,6 @@ from platform_assets_tests.corpus.outcome import (
     identify,
     materialize,
 )
-
 from platform_assets_tests.outcomes import gate_verdicts, snapshot_entry, table_digest
 
 RESOURCE = "corpus_landing"

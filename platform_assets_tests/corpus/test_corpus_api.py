@@ -33,7 +33,6 @@ from platform_assets_tests.corpus.generator import (
     json_record,
 )
 from platform_assets_tests.corpus.outcome import Landed, assert_kind, by_kind, emptied, materialize
-
 from platform_assets_tests.outcomes import gate_verdicts, snapshot_entry, table_digest
 
 RESOURCE = "corpus_api"
