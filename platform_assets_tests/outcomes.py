@@ -86,9 +86,21 @@ def snapshot_entry(name: str, digest: dict[str, Any]) -> dict[str, Any]:
     return stored[name]
 
 
-def gate_verdicts(result: Any) -> dict[str, bool]:
-    """Each gate's verdict in a run's result: ``{"asset:check": passed}``."""
-    return {
-        f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
-        for e in result.get_asset_check_evaluations()
-    }
+# Gate metadata that is not an outcome: timings, samples (any rows may be shown), the
+# contract's path on this machine.
+NOT_OUTCOMES = ("duration_s", "sample_", "contract")
+
+
+def gate_verdicts(result: Any) -> dict[str, dict[str, Any]]:
+    """Each gate of a run: ``{"asset:check": {"passed": ..., <its figures>}}``; the figures
+    (counts, rates, reason counts, findings) are outcomes a faster gate must reproduce."""
+    verdicts = {}
+    for evaluation in result.get_asset_check_evaluations():
+        figures = {
+            key: canonical(value.value)
+            for key, value in evaluation.metadata.items()
+            if not key.startswith(NOT_OUTCOMES)
+        }
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        verdicts[name] = {"passed": evaluation.passed, **figures}
+    return verdicts
