@@ -62,7 +62,7 @@ def test_demo_outcomes_with_defects_match_the_committed_digest(make_platform) ->
     assert_timings_reported(result)
 
 
-PHASES = {"extract_s", "validate_s", "load_s", "commit_s", "count_s", "gates_s"}
+PHASES = {"extract_s", "validate_s", "load_s", "commit_s", "count_s", "gates_s", "total_s"}
 
 
 def assert_timings_reported(result: dg.ExecuteInProcessResult) -> None:
@@ -74,5 +74,7 @@ def assert_timings_reported(result: dg.ExecuteInProcessResult) -> None:
             timings = materialization.metadata["phase_timings"].value
             assert set(timings) == PHASES, materialization.asset_key
             assert all(seconds >= 0 for seconds in timings.values())
+            parts = sum(v for k, v in timings.items() if k != "total_s")
+            assert parts <= timings["total_s"] + 0.01  # rounding
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and all(e.metadata["duration_s"].value >= 0 for e in evaluations)
