@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,3 +18,17 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 )
 def test_benchmark_module_imports(module: str) -> None:
     importlib.import_module(f"bench.{module}")
+
+
+def test_materialize_benchmark_says_how_to_run_it() -> None:
+    """``make bench`` runs bench/materialize.py first: its arguments parse without a run."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.materialize", "--help"],
+        cwd=BENCH.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--rows" in done.stdout and "--repeats" in done.stdout

@@ -110,6 +110,36 @@ def load_metadata(
     return metadata
 
 
+class PhaseTimes:
+    """Seconds spent per phase of one materialization (extract = waiting for the source),
+    reported as ``phase_timings`` metadata: where a slow run spends its time (bench/)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(phase, time.perf_counter() - started)
+
+    def timed_iter(self, phase: str, items: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        while True:
+            with self.timed(phase):
+                item = next(items, None)
+            if item is None:
+                return
+            yield item
+
+    def rounded(self) -> dict[str, float]:
+        return {phase: round(seconds, 4) for phase, seconds in self.seconds.items()}
+
+
 def fail_fast(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """Permanent source errors bypass the step's RetryPolicy: a re-run cannot fix them."""
     try:
@@ -172,6 +202,7 @@ def build_raw_asset(
         warehouse: Warehouse = context.resources.warehouse
         day = partition_date(context.partition_key) if contract.is_partitioned else None
         started = time.monotonic()
+        phases = PhaseTimes()
         drift = FrameDrift(contract)
         with drift_fails_the_step(contract):
             evolved = prepare_table(warehouse, contract)
@@ -186,27 +217,29 @@ def build_raw_asset(
             read_from = source.provenance(resource, request) if source.provenance else {}
             extracted = fail_fast(source.extract(resource, request))  # extractor logs progress
             extracted = validation_batches(extracted)  # pages joined: validation's fixed cost
-            for number, frame in enumerate(extracted, start=1):
-                frame, broken_rows = split_row_problems(frame)  # a CSV row's field count
-                frame = derive_columns(frame, contract)
-                chunk = validate_chunk(frame, contract, pd.Timestamp(day) if day else None)
-                chunk.quarantined[:0] = broken_rows
-                chunk = drift.add(chunk)
+            for number, frame in enumerate(phases.timed_iter("extract_s", extracted), start=1):
+                with phases.timed("validate_s"):
+                    frame, broken_rows = split_row_problems(frame)  # a CSV row's field count
+                    frame = derive_columns(frame, contract)
+                    chunk = validate_chunk(frame, contract, pd.Timestamp(day) if day else None)
+                    chunk.quarantined[:0] = broken_rows
+                    chunk = drift.add(chunk)
                 log_chunk(log.bind(chunk=number), len(chunk.valid), len(chunk.quarantined))
-                writer.append(chunk)
+                with phases.timed("load_s"):
+                    writer.append(chunk)
                 if mark is not None:
                     mark.observe(chunk.valid)
+            commit_started = time.perf_counter()  # leaving the block commits the partition
+        phases.add("commit_s", time.perf_counter() - commit_started)
         stats = writer.stats
         log.info(
             f"rows: {stats.loaded} loaded, {stats.quarantined} quarantined, "
             f"{stats.collapsed} exact duplicates collapsed"
         )
-        metadata = load_metadata(warehouse, contract, day, stats, time.monotonic() - started)
-        return dg.MaterializeResult(
-            metadata=metadata
-            | read_from
-            | (mark.metadata() | {"full_refresh": refresh} if mark else {}),
-            check_results=run_checks(
+        with phases.timed("count_s"):
+            metadata = load_metadata(warehouse, contract, day, stats, time.monotonic() - started)
+        with phases.timed("gates_s"):
+            check_results = run_checks(
                 warehouse,
                 contract,
                 catalog,
@@ -219,7 +252,16 @@ def build_raw_asset(
                     frame_drift=drift,
                     evolved=tuple(evolved),
                 ),
-            ),
+            )
+        # total_s: the whole body; what the phases leave of it is preparing the table and
+        # opening the writer; what the step takes beyond it is Dagster's (events, outputs).
+        phases.add("total_s", time.monotonic() - started)
+        metadata["phase_timings"] = dg.MetadataValue.json(phases.rounded())
+        return dg.MaterializeResult(
+            metadata=metadata
+            | read_from
+            | (mark.metadata() | {"full_refresh": refresh} if mark else {}),
+            check_results=check_results,
         )
 
     return dg.with_source_code_references([_raw])[0]  # + the Python that runs it

@@ -13,6 +13,7 @@ failing rows, never the values of columns the contract marks ``pii``.
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -503,14 +504,16 @@ def run_checks(
     with warehouse.session() as session:
         scope = Scope(session, contract, partition_value, facts or LoadFacts())
         for name, check in _checks(contract, catalog):
+            started = time.perf_counter()
             outcome = check(scope)
+            seconds = round(time.perf_counter() - started, 4)  # what this gate costs (bench/)
             results.append(
                 dg.AssetCheckResult(
                     check_name=name,
                     asset_key=contract.table,
                     passed=bool(outcome.passed),
                     severity=dg.AssetCheckSeverity[contract.severity(name)],
-                    metadata=outcome.metadata,
+                    metadata={**outcome.metadata, "duration_s": seconds},
                     description=outcome.description,
                 )
             )

@@ -41,6 +41,7 @@ from platform_assets_tests.corpus.outcome import (
     identify,
     materialize,
 )
+from platform_assets_tests.outcomes import gate_verdicts, snapshot_entry, table_digest
 
 RESOURCE = "corpus_landing"
 RELATIVE = f"{TABLE}/{TABLE}_{DAY.isoformat()}.csv"
@@ -185,3 +186,13 @@ def test_file_kind(
     assert rows_in == len(landed.loaded) + landed.collapsed + len(landed.quarantined)
     # One set of rules: the drop sensor accepts what the run reads.
     assert inspect_drop(landed.path, list(COLUMNS)) is None
+
+
+def test_outcomes_match_the_committed_digest(landed: Landed) -> None:
+    """Issue 14: no speed-up may change what is loaded, quarantined and why, or a gate's
+    verdict (snapshots/outcomes.json; both backends must give the same digest)."""
+    digest = table_digest(
+        [[row[c] for c in COLUMNS] for row in landed.loaded],
+        [(q["record"], q["reasons"]) for q in landed.quarantined],
+    ) | {"gates": gate_verdicts(landed.result)}
+    assert digest == snapshot_entry("corpus_csv", digest)

@@ -33,6 +33,7 @@ from platform_assets_tests.corpus.generator import (
     json_record,
 )
 from platform_assets_tests.corpus.outcome import Landed, assert_kind, by_kind, emptied, materialize
+from platform_assets_tests.outcomes import gate_verdicts, snapshot_entry, table_digest
 
 RESOURCE = "corpus_api"
 PATH = "/v1/spend"
@@ -115,3 +116,13 @@ API_KINDS = tuple(k for k in ROW_KINDS if not k.csv_only)
 @pytest.mark.parametrize("kind", by_kind(API_KINDS))
 def test_api_kind(landed: Landed, kind: Kind) -> None:
     assert_kind(landed, landed.drop.of_kind(kind.name))
+
+
+def test_outcomes_match_the_committed_digest(landed: Landed) -> None:
+    """Issue 14: no speed-up may change what is loaded, quarantined and why, or a gate's
+    verdict (snapshots/outcomes.json; both backends must give the same digest)."""
+    digest = table_digest(
+        [[row[c] for c in COLUMNS] for row in landed.loaded],
+        [(q["record"], q["reasons"]) for q in landed.quarantined],
+    ) | {"gates": gate_verdicts(landed.result)}
+    assert digest == snapshot_entry("corpus_api", digest)
