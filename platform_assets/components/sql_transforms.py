@@ -13,10 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
-import sqlglot
 from pydantic import Field
-from sqlglot import exp
-from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from platform_assets.components.common import (
     ConfigError,
@@ -29,6 +26,11 @@ from platform_assets.contracts import Contract
 
 def sql_dependencies(sql: str, catalog: Mapping[str, Contract], where: str) -> tuple[str, ...]:
     """The contracted tables a SELECT reads; an unknown one is an error naming it."""
+    # sqlglot is imported when the definitions are built, not when the module is imported
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
     except sqlglot.errors.ParseError as exc:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -35,7 +35,6 @@ from platform_assets.quality.drift import (
     warehouse_columns,
     warehouse_findings,
 )
-from platform_assets.warehouse.resource import Warehouse
 from platform_assets.warehouse.sessions import Session
 from platform_assets.warehouse.sql import (
     QUARANTINE_SCHEMA,
@@ -45,6 +44,9 @@ from platform_assets.warehouse.sql import (
     quote,
     table_name,
 )
+
+if TYPE_CHECKING:
+    from platform_assets.warehouse.resource import Warehouse
 
 __all__ = ["PRIMARY_KEY_CHECK", "LoadFacts", "check_specs", "run_checks"]
 
