@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -22,10 +22,12 @@ from platform_assets.alerts.routing import (
     parse_routes,
 )
 from platform_assets.alerts.sinks import EmailSink, LogSink, Sink, SinkError, SlackSink, WebhookSink
-from platform_assets.alerts.store import AlertStore
 from platform_assets.home import platform_home
 from platform_assets.redaction import redact_known
 from platform_assets.sources.progress import Log
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a sensor opens the store, not at load
+    from platform_assets.alerts.store import AlertStore
 
 
 def alert_state_url(env: Mapping[str, str] = os.environ) -> str:
@@ -80,6 +82,8 @@ class Alerting(dg.ConfigurableResource):
     smtp_tls: str = "starttls"  # starttls | ssl | none
 
     def store(self) -> AlertStore:
+        from platform_assets.alerts.store import AlertStore
+
         return AlertStore(self.state_url)
 
     def router(self) -> Router:

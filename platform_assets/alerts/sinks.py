@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-import requests
-
 from platform_assets.redaction import redact, url_secrets
 from platform_assets.sources.progress import Log
 
@@ -84,6 +82,8 @@ class _HttpSink:
         register_secrets(url_secrets(url))
 
     def _post(self, body: dict[str, Any]) -> None:
+        import requests  # lazily: the code location imports this module; few runs send
+
         secrets = url_secrets(self._url)
         try:
             response = requests.post(self._url, json=body, timeout=TIMEOUT_S)

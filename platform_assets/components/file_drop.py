@@ -7,9 +7,9 @@ its day's partition once, and moves malformed files aside with the reason.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from platform_assets.automation.drop_sensor import build_drop_sensor
@@ -21,6 +21,9 @@ from platform_assets.components.common import (
 )
 from platform_assets.components.raw_asset import ExtractRequest, RawSource, build_raw_asset
 from platform_assets.sources.files import CsvDialect, DropPattern, LandingDirectory
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Dialect(dg.Resolvable, dg.Model):

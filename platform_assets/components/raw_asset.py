@@ -10,10 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_start
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from platform_assets.automation.executors import EXTRACT_QUEUE, celery_queue
 from platform_assets.automation.partitions import daily_partitions, partition_date
@@ -28,16 +27,17 @@ from platform_assets.components.retries import RETRY_POLICY, database_faults_by_
 from platform_assets.contracts import Contract
 from platform_assets.observability.logging import log_chunk, pipeline_log
 from platform_assets.quality.checks import LoadFacts, check_specs, run_checks
-from platform_assets.quality.derive import derive_columns
 from platform_assets.quality.drift import FrameDrift, prepare_table
 from platform_assets.quality.gates import drift_fails_the_step
-from platform_assets.quality.validation import validate_chunk, validation_batches
 from platform_assets.redaction import redact_known
 from platform_assets.sources.drop_csv import MalformedDropError, split_row_problems
 from platform_assets.sources.progress import Log
 from platform_assets.sources.rest import PermanentApiError
 from platform_assets.warehouse.cursors import HighWaterMark
 from platform_assets.warehouse.resource import LoadStats, Warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class ExtractRequest:
         return start, start + timedelta(days=1)
 
 
-Extract = Callable[[Any, ExtractRequest], Iterator[pd.DataFrame]]
+Extract = Callable[[Any, ExtractRequest], Iterator["pd.DataFrame"]]
 Provenance = Callable[[Any, ExtractRequest], dict[str, Any]]
 
 
@@ -128,7 +128,7 @@ class PhaseTimes:
         finally:
             self.add(phase, time.perf_counter() - started)
 
-    def timed_iter(self, phase: str, items: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def timed_iter(self, phase: str, items: Iterator["pd.DataFrame"]) -> Iterator["pd.DataFrame"]:
         while True:
             with self.timed(phase):
                 item = next(items, None)
@@ -140,7 +140,15 @@ class PhaseTimes:
         return {phase: round(seconds, 4) for phase, seconds in self.seconds.items()}
 
 
-def fail_fast(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def validation_batches(frames: Iterator["pd.DataFrame"]) -> Iterator["pd.DataFrame"]:
+    """``quality.validation.validation_batches``, imported when a step runs (with pandas and
+    pandera), not with the code location; a module attribute, so tests can shrink batches."""
+    from platform_assets.quality.validation import validation_batches as batches
+
+    return batches(frames)
+
+
+def fail_fast(frames: Iterator["pd.DataFrame"]) -> Iterator["pd.DataFrame"]:
     """Permanent source errors bypass the step's RetryPolicy: a re-run cannot fix them."""
     try:
         yield from frames
@@ -199,6 +207,12 @@ def build_raw_asset(
             return _load(context)
 
     def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        # pandas and pandera load when a step runs, not with the code location
+        import pandas as pd
+
+        from platform_assets.quality.derive import derive_columns
+        from platform_assets.quality.validation import validate_chunk
+
         warehouse: Warehouse = context.resources.warehouse
         day = partition_date(context.partition_key) if contract.is_partitioned else None
         started = time.monotonic()

@@ -11,10 +11,9 @@ import os
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from platform_assets.components.common import (
@@ -38,6 +37,9 @@ from platform_assets.sources.pagination import (
     SinglePage,
 )
 from platform_assets.sources.rest import RestApi
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 WINDOW_PLACEHOLDERS = ("start", "end")

@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
-import sqlalchemy as sa
 import yaml
 from pydantic import Field, field_validator, model_validator
 
@@ -29,6 +27,9 @@ from platform_assets.components.common import (
 from platform_assets.components.raw_asset import ExtractRequest, RawSource, build_raw_asset
 from platform_assets.contracts import Contract
 from platform_assets.sources.sql import SqlDatabase, SqlTable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Connection(dg.Resolvable, dg.Model):
@@ -119,11 +120,13 @@ class SqlDatabaseSource(PlatformComponent):
                 f"unpartitioned contract; {contract.source_file} has {contract.column_names}"
             )
         if table.query is not None:
-            query = sa.text(table.query)
+            text = table.query
 
             def extract(db: SqlDatabase, request: ExtractRequest) -> Iterator[pd.DataFrame]:
+                import sqlalchemy as sa  # at run time: the code location loads without it
+
                 params = dict(zip(("start", "end"), request.window, strict=True))
-                return db.chunks(query, params if request.day else {}, log=request.log)
+                return db.chunks(sa.text(text), params if request.day else {}, log=request.log)
 
             return RawSource("sql", key, extract, source_tag=here.name)
         spec = SqlTable(

@@ -14,10 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
-import sqlglot
 from pydantic import Field
-from sqlglot import exp
-from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from platform_assets.components.common import (
     ConfigError,

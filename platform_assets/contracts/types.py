@@ -15,19 +15,20 @@ the grammar does not accept is quarantined, never reinterpreted: ``1e7`` is no i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from platform_assets.contracts.model import Column
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
 class ContractType:
     name: str
-    pandas: Any  # a pandas dtype (decimal: Float64, validation compares floats)
-    arrow: pa.DataType | None  # None: built from the column's precision and scale
+    pandas: str  # a pandas dtype, spelled (decimal: Float64, validation compares floats)
+    arrow: str | None  # an Arrow type, spelled; None: built from the precision and scale
     duckdb: str  # DDL; ``{precision}`` and ``{scale}`` are filled in from the column
     postgres: str
     catalog: tuple[str, ...]  # information_schema data_type, lower-cased, without "(p, s)"
@@ -67,11 +68,11 @@ FLOAT_GRAMMAR = (
 TYPES: dict[str, ContractType] = {
     t.name: t
     for t in (
-        ContractType("int64", "Int64", pa.int64(), "BIGINT", "bigint", ("bigint",), INT_GRAMMAR),
+        ContractType("int64", "Int64", "int64", "BIGINT", "bigint", ("bigint",), INT_GRAMMAR),
         ContractType(
             "float64",
             "Float64",
-            pa.float64(),
+            "double",
             "DOUBLE",
             "double precision",
             ("double", "double precision"),
@@ -80,7 +81,7 @@ TYPES: dict[str, ContractType] = {
         ContractType(
             "string",
             "str",
-            pa.string(),
+            "string",
             "VARCHAR",
             "text",
             ("varchar", "text", "character varying"),
@@ -90,7 +91,7 @@ TYPES: dict[str, ContractType] = {
         ContractType(
             "bool",
             "boolean",
-            pa.bool_(),
+            "bool",
             "BOOLEAN",
             "boolean",
             ("boolean",),
@@ -99,7 +100,7 @@ TYPES: dict[str, ContractType] = {
         ContractType(
             "date",
             "datetime64[us]",
-            pa.date32(),
+            "date32[day]",
             "DATE",
             "date",
             ("date",),
@@ -108,8 +109,8 @@ TYPES: dict[str, ContractType] = {
         ),
         ContractType(
             "timestamp",
-            pd.DatetimeTZDtype("us", "UTC"),
-            pa.timestamp("us", tz="UTC"),
+            "datetime64[us, UTC]",
+            "timestamp[us, tz=UTC]",
             "TIMESTAMPTZ",
             "timestamp with time zone",
             ("timestamp with time zone",),
@@ -132,14 +133,42 @@ TYPES: dict[str, ContractType] = {
 CATALOG_TYPES: dict[str, str] = {alias: t.name for t in TYPES.values() for alias in t.catalog}
 
 
+# pandas and pyarrow are imported when a type is first asked for, not with the contracts:
+# the code location reads contracts to declare assets and needs neither library for that.
+
+
+@cache
 def pandas_dtype(type_name: str) -> Any:
-    return TYPES[type_name].pandas
+    import pandas as pd
+
+    spelled = TYPES[type_name].pandas
+    return pd.DatetimeTZDtype("us", "UTC") if spelled == "datetime64[us, UTC]" else spelled
+
+
+@cache
+def _arrow_types() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    made = {
+        "int64": pa.int64(),
+        "double": pa.float64(),
+        "string": pa.string(),
+        "bool": pa.bool_(),
+        "date32[day]": pa.date32(),
+        "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"),
+    }
+    assert all(str(t) == name for name, t in made.items()), made  # spelled as Arrow does
+    return made
 
 
 def arrow_type(column: Column) -> pa.DataType:
     """The one Arrow type a column's values are sent as."""
     mapped = TYPES[column.type]
-    return pa.decimal128(column.precision, column.scale) if mapped.arrow is None else mapped.arrow
+    if mapped.arrow is None:
+        import pyarrow as pa
+
+        return pa.decimal128(column.precision, column.scale)
+    return _arrow_types()[mapped.arrow]
 
 
 def sql_type(column: Column, dialect: str) -> str:

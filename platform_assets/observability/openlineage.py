@@ -15,35 +15,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import dagster as dg
-import requests
-from openlineage.client import OpenLineageClient
-from openlineage.client.event_v2 import (
-    InputDataset,
-    Job,
-    OutputDataset,
-    Run,
-    RunEvent,
-    RunState,
-)
-from openlineage.client.generated import (
-    column_lineage_dataset,
-    error_message_run,
-    output_statistics_output_dataset,
-    ownership_dataset,
-    schema_dataset,
-)
-from openlineage.client.transport.file import FileConfig, FileTransport
-from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from platform_assets.alerts.runs import RunCursor, finished_runs, run_events, user_error
 from platform_assets.contracts import Contract, contracts
 from platform_assets.redaction import redact, url_secrets
 from platform_assets.warehouse.resource import Warehouse
 from platform_assets.warehouse.urls import dialect_of, duckdb_path
+
+if TYPE_CHECKING:  # the client is imported by the sensor's tick, not by the code location
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import (
+        InputDataset,
+        Job,
+        OutputDataset,
+        RunEvent,
+        RunState,
+    )
 
 PRODUCER = "https://github.com/platform_assets/platform_assets"
 STEP_EVENTS = (
@@ -70,6 +61,10 @@ class OpenLineage(dg.ConfigurableResource):
         return bool(self.url or self.file)
 
     def client(self) -> OpenLineageClient:
+        from openlineage.client import OpenLineageClient
+        from openlineage.client.transport.file import FileConfig, FileTransport
+        from openlineage.client.transport.http import HttpConfig, HttpTransport
+
         if self.url:
             config: dict[str, Any] = {"url": self.url, "endpoint": self.endpoint, "timeout": 10}
             config["retry"] = {"total": 2, "backoff_factor": 0.2, "status_forcelist": [502, 503]}
@@ -82,6 +77,8 @@ class OpenLineage(dg.ConfigurableResource):
         return OpenLineageClient(transport=transport)
 
     def emit(self, client: OpenLineageClient, events: list[RunEvent]) -> None:
+        import requests
+
         secrets = [*url_secrets(self.url), self.api_key] if self.url else []
         for event in events:
             try:
@@ -159,6 +156,12 @@ class EventBuilder:
         self.deps = deps
 
     def _dataset_facets(self, contract: Contract) -> dict[str, Any]:
+        from openlineage.client.generated import (
+            column_lineage_dataset,
+            ownership_dataset,
+            schema_dataset,
+        )
+
         facets: dict[str, Any] = {
             "schema": schema_dataset.SchemaDatasetFacet(
                 fields=[
@@ -193,6 +196,9 @@ class EventBuilder:
         return facets
 
     def events(self, run_id: str, step: StepRecord) -> list[RunEvent]:
+        from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, RunState
+        from openlineage.client.generated import error_message_run
+
         contract = contracts()[step.step_key]
         ol_run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dagster:{run_id}:{step.step_key}"))
         job = Job(namespace=self.namespace, name=contract.table)
@@ -218,6 +224,9 @@ class EventBuilder:
         return events
 
     def _with_statistics(self, output: OutputDataset, step: StepRecord) -> OutputDataset:
+        from openlineage.client.event_v2 import OutputDataset
+        from openlineage.client.generated import output_statistics_output_dataset
+
         rows = None
         for materialization in step.materializations:
             meta = materialization.metadata
@@ -245,6 +254,8 @@ class EventBuilder:
         outputs: list[OutputDataset],
         run_facets: dict[str, Any] | None = None,
     ) -> RunEvent:
+        from openlineage.client.event_v2 import Run, RunEvent
+
         return RunEvent(
             eventType=state,
             eventTime=datetime.fromtimestamp(at, UTC).isoformat(),

@@ -18,14 +18,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platform_assets.contracts import Contract
 from platform_assets.contracts.types import CATALOG_TYPES
-from platform_assets.quality.validation import SchemaDriftError
-from platform_assets.warehouse.records import ValidatedChunk
-from platform_assets.warehouse.resource import Warehouse
 from platform_assets.warehouse.sessions import Session
+
+if TYPE_CHECKING:  # the code location imports this module: no pandas on the way
+    from platform_assets.warehouse.records import ValidatedChunk
+    from platform_assets.warehouse.resource import Warehouse
+
+
+class SchemaDriftError(ValueError):
+    """The extracted data's columns do not match the contract, and its drift policy says so."""
 
 
 @dataclass

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import dagster as dg
 
 from platform_assets.contracts import Contract
+from platform_assets.quality.drift import SchemaDriftError
 from platform_assets.quality.evaluations import check_evaluations, evaluations_of
-from platform_assets.quality.validation import SchemaDriftError
 
 # An unpartitioned asset reading a partitioned one checks this many latest materializations.
 GATE_LOOKBACK = 200

@@ -40,6 +40,7 @@ from platform_assets.contracts.types import (
     pandas_dtype,
     type_label,
 )
+from platform_assets.quality.drift import SchemaDriftError
 from platform_assets.warehouse.records import ValidatedChunk
 
 COMPARATORS = {
@@ -58,10 +59,6 @@ _NUMBER_TYPES = (int, float, str, Decimal, np.integer, np.floating)
 _NUMBER_KINDS = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "string"})
 _TEMPORAL_TYPES = (str, dt.date, np.datetime64)  # dt.datetime and pd.Timestamp are dt.date
 _TEMPORAL_KINDS = frozenset({"string", "date", "datetime", "datetime64", "empty"})
-
-
-class SchemaDriftError(ValueError):
-    """The extracted data's columns do not match the contract, and its drift policy says so."""
 
 
 def _short(value: Any) -> Any:

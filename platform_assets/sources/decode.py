@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class PageShapeError(ValueError):
@@ -37,6 +39,8 @@ class PageDecoder:
     """Decodes ``{"<records>": [{...}, ...], ...}`` pages whose records carry ``columns``."""
 
     def __init__(self, columns: Sequence[str], records: str = "data") -> None:
+        import pandas as pd  # with the first extraction, not with the code location
+
         self._columns = list(columns)
         self._index = pd.Index(self._columns)  # built once, not per page
         self._records = records
@@ -66,6 +70,8 @@ class PageDecoder:
             rows = self._typed.decode(records)
         except msgspec.ValidationError:  # not exactly the expected keys: let validation judge
             return self._generic_frame(records)
+        import pandas as pd
+
         tuples = [msgspec.structs.astuple(row) for row in rows]
         return pd.DataFrame(tuples, columns=self._index, dtype=object)
 
@@ -73,4 +79,9 @@ class PageDecoder:
         rows = self._generic.decode(records)
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise PageShapeError(f"{self._records!r} is not a list of JSON objects")
-        return pd.DataFrame(rows, dtype=object)  # ints stay ints beside a null (no float64 pass)
+        import pandas as pd
+
+        return pd.DataFrame(rows, dtype=object)
+
+
+# ints stay ints beside a null (no float64 pass)

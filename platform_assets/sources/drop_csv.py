@@ -22,9 +22,11 @@ import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 # Extracted frames of a drop carry this column: None, or why the row's shape is wrong.
 ROW_PROBLEM = "_platform_row_problem"
@@ -155,6 +157,8 @@ def inspect_drop(
 
 def _frame(batch: Batch) -> pd.DataFrame:
     """Records as text (empty fields are None) plus ROW_PROBLEM for rows of the wrong width."""
+    import pandas as pd  # here, not at module level: the drop sensor imports this module
+
     width, rows = len(batch.header), batch.rows
     problems: list[dict[str, Any] | None] = [None] * len(rows)
     for index, line in batch.odd.items():

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from platform_assets.sources.drop_csv import (
     DEFAULT_DIALECT,
@@ -25,6 +25,9 @@ from platform_assets.sources.drop_csv import (
     inspect_drop,
     read_drop,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_DIALECT",

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from requests.structures import CaseInsensitiveDict
-from requests.utils import parse_header_links
+if TYPE_CHECKING:
+    from requests.structures import CaseInsensitiveDict
+
 
 Params = tuple[tuple[str, str], ...]
 
@@ -207,6 +208,8 @@ class LinkHeaderPagination(Pagination):
         header = page.headers.get("Link")
         if not header:
             return None
+        from requests.utils import parse_header_links
+
         for link in parse_header_links(header):
             if self.rel in link.get("rel", "").split():
                 return _next(page, link["url"], ())

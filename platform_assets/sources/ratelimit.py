@@ -21,9 +21,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
+
 
 Sleep = Callable[[float], None]
 
@@ -163,6 +165,8 @@ class PostgresTokenBucket:
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
+            import psycopg
+
             self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
             # A bucket update lost in a crash costs nothing; waiting for the WAL flush does.
             self._conn.execute("SET synchronous_commit = off")

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from platform_assets.sources.auth import REDACTED, Auth
@@ -53,6 +52,9 @@ from platform_assets.sources.transport import (
     RetrySettings,
     Transport,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ApiError",
@@ -296,4 +298,6 @@ def _frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     and -1 into -1.0 before any validation could see them."""
     if isinstance(rows, FrameRows):  # decoded that way already (decode.PageDecoder)
         return rows.frame
+    import pandas as pd
+
     return pd.DataFrame(list(rows), dtype=object)

@@ -13,15 +13,17 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
-import sqlalchemy as sa
 from pydantic import Field
 
 from platform_assets.sources.progress import DEFAULT_EVERY_S, Log, Progress, default_log
 from platform_assets.warehouse.faults import database_faults, url_password
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import sqlalchemy as sa
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class SqlDatabase(dg.ConfigurableResource):
 
     def preflight(self) -> None:
         """Connect once before a run starts: a URL that can never work fails here, at once."""
+        import sqlalchemy as sa  # SQLAlchemy loads when a source is read, not with the defs
+
         with self.faults():
             engine = sa.create_engine(_sqlalchemy_url(self.url))
             try:
@@ -70,6 +74,8 @@ class SqlDatabase(dg.ConfigurableResource):
         chunk_size: int | None = None, log: Log | None = None,
     ) -> Iterator[pd.DataFrame]:  # fmt: skip
         """Stream the result with a server-side cursor; values stay as the driver returns them."""
+        import sqlalchemy as sa
+
         size = chunk_size or self.chunk_size
         progress = Progress(
             _name(query), log or default_log(), self.progress_every_s, unit="chunks"
@@ -94,6 +100,8 @@ class SqlDatabase(dg.ConfigurableResource):
         """Rows of ``table`` with ``updated_column >= since`` and/or ``start <= window_column <
         end``. ``>=`` on the mark re-reads the rows at the mark itself: a row committed later
         with the same timestamp is not skipped, and the merge on the key absorbs the repeat."""
+        import sqlalchemy as sa
+
         size = chunk_size or self.chunk_size
         progress = Progress(
             f"SELECT {table.name}", log or default_log(), self.progress_every_s, unit="chunks"
@@ -118,6 +126,8 @@ def _select(
     since: datetime | None,
     window: tuple[date | datetime, date | datetime] | None,
 ) -> sa.Select:
+    import sqlalchemy as sa
+
     query = sa.select(source)
     order = [source.c[k] for k in table.key]
     if since is not None:
@@ -152,6 +162,8 @@ def _stream(
     conn: sa.Connection, query: sa.Executable, params: dict[str, Any], size: int,
     progress: Progress,
 ) -> Iterator[pd.DataFrame]:  # fmt: skip
+    import pandas as pd
+
     result = conn.execution_options(stream_results=True, yield_per=size).execute(query, params)
     columns = list(result.keys())
     for partition in result.partitions(size):

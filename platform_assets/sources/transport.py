@@ -17,12 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import msgspec
-import requests
-from requests.structures import CaseInsensitiveDict
 
 from platform_assets.redaction import REDACTED, redact, without_password
 from platform_assets.sources.auth import Auth
@@ -37,13 +35,24 @@ from platform_assets.sources.retry import (
     parse_retry_after,
 )
 
+if TYPE_CHECKING:
+    import requests
+    from requests.structures import CaseInsensitiveDict
+
 BODY_EXCERPT_CHARS = 300
-TRANSIENT_ERRORS = (
-    requests.exceptions.ConnectionError,  # refused, reset, DNS; includes ConnectTimeout
-    requests.exceptions.Timeout,  # read timeout
-    requests.exceptions.ChunkedEncodingError,  # body cut off mid-way
-    requests.exceptions.ContentDecodingError,
-)
+
+
+def transient_errors() -> tuple[type[Exception], ...]:
+    """requests' faults worth a retry (requests is imported by the first request, not with
+    the code location)."""
+    import requests
+
+    return (
+        requests.exceptions.ConnectionError,  # refused, reset, DNS; includes ConnectTimeout
+        requests.exceptions.Timeout,  # read timeout
+        requests.exceptions.ChunkedEncodingError,  # body cut off mid-way
+        requests.exceptions.ContentDecodingError,
+    )
 
 
 class ApiError(RuntimeError):
@@ -177,6 +186,8 @@ class Transport:
         return request.url
 
     def _attempt(self, request: PageRequest, what: str) -> Response:
+        import requests
+
         url = self._url(request)
         self._limiter.acquire()
         try:
@@ -189,7 +200,7 @@ class Transport:
             )
         except requests.exceptions.SSLError as exc:
             raise PermanentApiError(f"{what}: TLS failure: {self._excerpt(str(exc))}") from None
-        except TRANSIENT_ERRORS as exc:
+        except transient_errors() as exc:
             raise _Transient(f"{type(exc).__name__}: {self._excerpt(str(exc))}") from None
         return self._classify(response, what)
 
@@ -235,6 +246,8 @@ class Transport:
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
+            import requests
+
             session = requests.Session()
             _pin_environment(session, self._base_url)
             self._local.session = session
@@ -254,7 +267,10 @@ def _pin_environment(session: requests.Session, url: str) -> None:
     ~/.netrc credentials) once per session instead of on every request, where it costs a
     scan of os.environ and file lookups (~0.3 ms a page). Same settings: a transport only
     ever talks to one origin (``Transport._url``), and they depend on nothing else."""
+    import requests
+
     settings = session.merge_environment_settings(url, {}, None, None, None)
+
     netrc = requests.utils.get_netrc_auth(url)
     session.trust_env = False
     session.proxies = settings["proxies"]

@@ -8,11 +8,13 @@ re-reads (and merges) the same rows instead of skipping them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from platform_assets.warehouse.sessions import Session
 from platform_assets.warehouse.sql import qualified, quote
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CURSORS_SCHEMA = "platform"
 CURSORS_TABLE = "cursors"
@@ -72,6 +74,8 @@ class HighWaterMark:
         self.latest = self.start
 
     def observe(self, valid: pd.DataFrame) -> None:
+        import pandas as pd
+
         if not len(valid):
             return
         newest = valid[self.column].max()

@@ -26,7 +26,6 @@ from pydantic import Field
 
 from platform_assets.contracts import Contract
 from platform_assets.contracts.types import sql_type
-from platform_assets.warehouse.arrow import arrow_schema
 from platform_assets.warehouse.cursors import ensure_cursors_table
 from platform_assets.warehouse.duplicates import LoadedRows, resolve_duplicates
 from platform_assets.warehouse.faults import database_faults, url_password
@@ -168,7 +167,10 @@ class Warehouse(dg.ConfigurableResource):
                 "WHERE asset = :asset AND partition_key = :partition_key",
                 {"asset": asset, "partition_key": partition_key},
             )
+            from platform_assets.warehouse.arrow import arrow_schema  # pyarrow: at load time
+
             rows = session.table_sink(contract.schema, contract.table, arrow_schema(contract))
+
             writer = PartitionWriter(
                 session, contract, asset, partition_key, run_id, rows, session.quarantine_sink()
             )

@@ -6,21 +6,18 @@ its file at a time, so connections are never kept between steps.
 Two kinds of session: ``transaction`` for statements and reads (psycopg on PostgreSQL, so
 numerics come back as Decimal), and ``load_transaction`` for bulk loads, which adds Arrow
 sinks (ADBC binary COPY on PostgreSQL, see ``adbc.py``; Arrow scans on DuckDB).
+
+The drivers (duckdb, psycopg, ADBC with Arrow) are imported when a session opens, not with
+this module: the code location imports it, and most of its processes never connect.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol
-
-import duckdb
-import psycopg
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol
 
 from platform_assets.contracts import Contract
-from platform_assets.warehouse.adbc import adbc_transaction
-from platform_assets.warehouse.arrow import QUARANTINE_ARROW_SCHEMA
 from platform_assets.warehouse.sinks import BATCH_BYTES, DuckDBSink, Sink
 from platform_assets.warehouse.sql import (
     QUARANTINE_SCHEMA,
@@ -34,6 +31,12 @@ from platform_assets.warehouse.sql import (
     used_params,
 )
 from platform_assets.warehouse.urls import dialect_of, duckdb_path, libpq_url
+
+if TYPE_CHECKING:
+    import duckdb
+    import psycopg
+    import pyarrow as pa
+
 
 __all__ = ["LoadSession", "Session", "dialect_of", "load_transaction", "transaction"]
 
@@ -95,6 +98,8 @@ class DuckDBSession:
         return stage, self._sink(stage, column_list(contract.column_names))
 
     def quarantine_sink(self) -> Sink:
+        from platform_assets.warehouse.arrow import QUARANTINE_ARROW_SCHEMA
+
         return self.table_sink(QUARANTINE_SCHEMA, QUARANTINE_TABLE, QUARANTINE_ARROW_SCHEMA)
 
 
@@ -117,6 +122,8 @@ class PostgresSession:
 @contextmanager
 def duckdb_transaction(url: str, batch_bytes: int = BATCH_BYTES) -> Iterator[DuckDBSession]:
     path = duckdb_path(url)
+    import duckdb
+
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
     try:
@@ -139,6 +146,8 @@ def transaction(url: str) -> Iterator[Session]:
         with duckdb_transaction(url) as session:
             yield session
     else:
+        import psycopg
+
         with psycopg.connect(libpq_url(url)) as conn:  # commits on success, rolls back on error
             yield PostgresSession(conn)
 
@@ -150,5 +159,7 @@ def load_transaction(url: str, batch_bytes: int = BATCH_BYTES) -> Iterator[LoadS
         with duckdb_transaction(url, batch_bytes) as session:
             yield session
     else:
+        from platform_assets.warehouse.adbc import adbc_transaction
+
         with adbc_transaction(libpq_url(url), batch_bytes) as session:
             yield session

@@ -17,10 +17,12 @@ import queue
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import duckdb
-import pyarrow as pa
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
 
 QUEUE_DEPTH = 4  # batches in flight between the loader and the COPY thread
 # Chunks are coalesced to about this size before they cross to the COPY thread: with
@@ -120,6 +122,8 @@ class CopyStream:
             self._error = None
             self._thread = threading.Thread(target=self._run, name="warehouse-copy", daemon=True)
             self._thread.start()
+        import pyarrow as pa
+
         batch = pa.concat_tables(self._pending).combine_chunks()
         self._pending, self._pending_bytes = [], 0
         for record_batch in batch.to_batches():
@@ -147,6 +151,8 @@ class CopyStream:
 
     def _run(self) -> None:
         try:
+            import pyarrow as pa
+
             self._ingest(pa.RecordBatchReader.from_batches(self._schema, self._batches()))
         except BaseException as exc:  # handed to the loading thread, which raises it
             self._error = exc
@@ -164,6 +170,8 @@ class SpoolSink:
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
+            import pyarrow as pa
+
             self._writer = pa.ipc.new_stream(pa.PythonFile(self._file, mode="w"), self._schema)
         self._writer.write_table(table)
         self.rows += table.num_rows
@@ -173,6 +181,8 @@ class SpoolSink:
             if self._writer is not None:
                 self._writer.close()
                 self._file.seek(0)
+                import pyarrow as pa
+
                 self._drain(pa.ipc.open_stream(pa.PythonFile(self._file, mode="r")))
         finally:
             self._file.close()
@@ -211,7 +221,10 @@ class DuckDBSink:
         """Insert what is buffered (the transaction's commit or rollback decides its fate)."""
         if not self._pending:
             return
+        import pyarrow as pa
+
         batch = pa.concat_tables(self._pending)
+
         self._pending, self._pending_bytes = [], 0
         # No try/finally: after a failed INSERT the transaction refuses even unregister(), and
         # the rollback that follows closes the connection with the view.

@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from platform_assets.contracts import Contract
-from platform_assets.warehouse.arrow import quarantine_table, to_arrow
 from platform_assets.warehouse.duplicates import Duplicates
-from platform_assets.warehouse.records import ValidatedChunk, reasons_json, record_json
 from platform_assets.warehouse.sinks import Sink
 
 if TYPE_CHECKING:
+    from platform_assets.warehouse.records import ValidatedChunk
     from platform_assets.warehouse.sessions import LoadSession
 
 
@@ -66,6 +65,10 @@ class PartitionWriter:
         self.stats = LoadStats()
 
     def append(self, chunk: ValidatedChunk) -> None:
+        # Arrow, pandas and numpy load with the first chunk, not with the code location.
+        from platform_assets.warehouse.arrow import quarantine_table, to_arrow
+        from platform_assets.warehouse.records import reasons_json, record_json
+
         if len(chunk.valid):
             self._rows.write(to_arrow(chunk.valid, self.contract))
         if chunk.quarantined:
