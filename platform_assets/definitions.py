@@ -20,11 +20,12 @@ from platform_assets.alerts.sensors import alert_sensors
 from platform_assets.automation.executors import build_executor
 from platform_assets.automation.schedules import daily_job, daily_schedule
 from platform_assets.components.common import ConfigError
-from platform_assets.contracts import use_defs_dir
+from platform_assets.contracts import contracts, use_defs_dir
 from platform_assets.home import embedded_warehouse_url
 from platform_assets.observability.logging import pipeline_loggers
 from platform_assets.observability.openlineage import openlineage_from_env, openlineage_sensor
 from platform_assets.redaction import declare_secret_variables
+from platform_assets.report.asset import report_after_failure, report_asset, report_job
 from platform_assets.sources.sql import SqlDatabase
 from platform_assets.warehouse.resource import Warehouse
 
@@ -40,9 +41,10 @@ def warehouse() -> Warehouse:
 
 def platform_definitions() -> dg.Definitions:
     return dg.Definitions(
-        jobs=[daily_job],
+        assets=[report_asset(list(contracts().values()))],  # in daily_job: rebuilt every day
+        jobs=[daily_job, report_job],
         schedules=[daily_schedule],
-        sensors=[*alert_sensors(), openlineage_sensor],
+        sensors=[*alert_sensors(), openlineage_sensor, report_after_failure(daily_job)],
         resources={
             "warehouse": warehouse(),
             "alerting": alerting_from_env(),

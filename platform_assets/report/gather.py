@@ -24,8 +24,8 @@ from platform_assets.observability.lineage import column_lineage
 from platform_assets.report.facts import (
     NO_PARTITION,
     AlertFact,
-    QuarantineFacts,
     CheckFact,
+    QuarantineFacts,
     ReportFacts,
     TableFacts,
 )

@@ -72,19 +72,35 @@ def _structured(metadata: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in metadata.items() if isinstance(v, dict | list) and v]
 
 
+def _reasons(table: TableFacts) -> list[str]:
+    """Every reason seen, the most frequent first."""
+    totals: dict[str, int] = {}
+    for per_reason in table.quarantine.counts.values():
+        for reason, n in per_reason.items():
+            totals[reason] = totals.get(reason, 0) + n
+    return sorted(totals, key=lambda r: (-totals[r], r))
+
+
 def _table_context(table: TableFacts, facts: ReportFacts) -> dict[str, Any]:
     grid = view.grid(table, facts.days)
     dated = [p for p in grid.partitions if p != NO_PARTITION]
-    shown_rows = {k: v for k, v in table.rows.items() if k != NO_PARTITION and (not dated or k >= dated[0])}
-    failed_volume = [c.partition for c in table.checks if c.check == "volume_anomaly" and not c.passed]
+    shown_rows = {
+        k: v for k, v in table.rows.items() if k != NO_PARTITION and (not dated or k >= dated[0])
+    }
+    failed_volume = [
+        c.partition for c in table.checks if c.check == "volume_anomaly" and not c.passed
+    ]
     band = {k: v for k, v in view.volume_band(table).items() if k in shown_rows}
     quarantined = [p for p in dated if p in table.quarantine.counts]
     return {
         "t": table,
         "grid": grid,
         "volume_svg": volume_chart(shown_rows, band, failed_volume) if len(shown_rows) > 1 else "",
-        "quarantine_svg": quarantine_chart(table.quarantine.counts, dated) if quarantined and len(dated) > 1 else "",
+        "quarantine_svg": quarantine_chart(table.quarantine.counts, dated)
+        if quarantined and len(dated) > 1
+        else "",
         "quarantine_partitions": sorted(table.quarantine.counts, reverse=True),
+        "reasons": _reasons(table),
         "drift": view.drift_events(table),
         "not_passed": view.not_passed(table),
     }
@@ -132,8 +148,9 @@ def render(facts: ReportFacts, folder: Path) -> Written:
         size += len(data)
     staging.chmod(0o755)
     old = folder.with_name(f".{folder.name}.old")
+    if old.exists():
+        shutil.rmtree(old)  # left by a build that died between its two renames
     if folder.exists():
-        shutil.rmtree(old, ignore_errors=False) if old.exists() else None
         folder.rename(old)
     staging.rename(folder)
     if old.exists():

@@ -75,7 +75,9 @@ class Grid:
 
 def grid(table: TableFacts, days: int) -> Grid:
     dated = sorted({c.partition for c in table.checks} - {NO_PARTITION})[-days:]
-    partitions = dated + ([NO_PARTITION] if any(c.partition == NO_PARTITION for c in table.checks) else [])
+    partitions = dated + (
+        [NO_PARTITION] if any(c.partition == NO_PARTITION for c in table.checks) else []
+    )
     names = list(table.contract.check_names)
     names += sorted({c.check for c in table.checks} - set(names))  # checks the contract lost
     cells = {(c.check, c.partition): c for c in table.checks if c.partition in partitions}
@@ -84,7 +86,9 @@ def grid(table: TableFacts, days: int) -> Grid:
 
 def not_passed(table: TableFacts) -> list[CheckFact]:
     """Every failed or warned result shown on the table's page, newest partition first."""
-    return sorted((c for c in table.checks if not c.passed), key=lambda c: c.partition, reverse=True)
+    return sorted(
+        (c for c in table.checks if not c.passed), key=lambda c: c.partition, reverse=True
+    )
 
 
 def drift_events(table: TableFacts) -> list[tuple[str, dict]]:
@@ -103,7 +107,9 @@ def volume_band(table: TableFacts) -> dict[str, tuple[float, float]]:
     keys = sorted(k for k in table.rows if k != NO_PARTITION)
     band = {}
     for i, key in enumerate(keys):
-        history = tuple(table.rows[k] for k in reversed(keys[max(0, i - volume.history_partitions) : i]))
+        history = tuple(
+            table.rows[k] for k in reversed(keys[max(0, i - volume.history_partitions) : i])
+        )
         accepted = accepted_range(history, volume)
         if accepted is not None:
             band[key] = accepted

@@ -7,8 +7,8 @@ quarantined rows per table, and their PII columns are masked before they leave t
 from __future__ import annotations
 
 import json
-from datetime import date
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from platform_assets.contracts import Contract
@@ -41,7 +41,8 @@ def partition_rows(session: Session, contract: Contract, since: str | None) -> d
     where, params = ("", {})
     if since is not None:
         where, params = f" WHERE {column} >= :since", {"since": date.fromisoformat(since)}
-    rows = session.execute(f"SELECT {column}, count(*) FROM {table}{where} GROUP BY {column}", params)  # noqa: S608
+    query = f"SELECT {column}, count(*) FROM {table}{where} GROUP BY {column}"  # noqa: S608
+    rows = session.execute(query, params)
     return {str(key): int(n) for key, n in rows if key is not None}
 
 
@@ -60,7 +61,9 @@ def _mask_reasons(reasons: Any, pii: set[str]) -> list[dict[str, Any]]:
     masked = []
     for reason in reasons:
         columns = set(str(reason.get("column", "")).split(","))
-        masked.append({**reason, "value": PII_MASK} if columns & pii and "value" in reason else reason)
+        masked.append(
+            {**reason, "value": PII_MASK} if columns & pii and "value" in reason else reason
+        )
     return masked
 
 
@@ -68,10 +71,14 @@ def quarantine_facts(session: Session, contract: Contract, since: str | None) ->
     """Quarantined rows per partition and per reason ("column: check"), and masked samples."""
     if not table_exists(session, QUARANTINE_SCHEMA, QUARANTINE_TABLE):
         return QuarantineFacts()
-    where = "asset = :asset" + ("" if since is None else " AND (partition_key >= :since OR partition_key = '')")
+    where = "asset = :asset" + (
+        "" if since is None else " AND (partition_key >= :since OR partition_key = '')"
+    )
     params: dict[str, Any] = {"asset": contract.table, "since": since}
     source = f"FROM {QUARANTINE} WHERE {where}"
-    totals = session.execute(f"SELECT partition_key, count(*) {source} GROUP BY partition_key", params)  # noqa: S608
+    totals = session.execute(
+        f"SELECT partition_key, count(*) {source} GROUP BY partition_key", params
+    )  # noqa: S608
     per_row = REASONS_PER_ROW[session.dialect]
     reasons = session.execute(
         f"SELECT q.partition_key, r.c, r.k, count(*) FROM (SELECT * {source}) q "  # noqa: S608
@@ -88,10 +95,16 @@ def quarantine_facts(session: Session, contract: Contract, since: str | None) ->
     )
     pii = contract.pii_columns
     return QuarantineFacts(
-        counts={p: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for p, c in counts.items()},
+        counts={
+            p: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for p, c in counts.items()
+        },
         rows={_partition(key): int(n) for key, n in totals},
         samples=[
-            {"partition": _partition(k), "record": _mask_record(r, pii), "reasons": _mask_reasons(w, pii)}
+            {
+                "partition": _partition(k),
+                "record": _mask_record(r, pii),
+                "reasons": _mask_reasons(w, pii),
+            }
             for k, r, w in sample
         ],
     )
