@@ -26,6 +26,7 @@ from platform_assets.observability.logging import pipeline_loggers
 from platform_assets.observability.openlineage import openlineage_from_env, openlineage_sensor
 from platform_assets.redaction import declare_secret_variables
 from platform_assets.report.asset import report_after_failure, report_asset, report_job
+from platform_assets.report.graph import table_graph
 from platform_assets.sources.sql import SqlDatabase
 from platform_assets.warehouse.resource import Warehouse
 
@@ -39,9 +40,12 @@ def warehouse() -> Warehouse:
     return Warehouse(url=embedded_warehouse_url())
 
 
-def platform_definitions() -> dg.Definitions:
+def platform_definitions(tables: dg.Definitions) -> dg.Definitions:
+    """``tables``: what defs/ built; the report reads their graph and checks."""
+    built = [*(tables.assets or []), *(tables.asset_checks or [])]
+    graph = table_graph([d for d in built if isinstance(d, dg.AssetsDefinition)], contracts())
     return dg.Definitions(
-        assets=[report_asset(list(contracts().values()))],  # in daily_job: rebuilt every day
+        assets=[report_asset(list(contracts().values()), graph)],  # in daily_job: every day
         jobs=[daily_job, report_job],
         schedules=[daily_schedule],
         sensors=[*alert_sensors(), openlineage_sensor, report_after_failure(daily_job)],
@@ -104,7 +108,8 @@ def build_definitions(tree: dg.ComponentTree | None = None) -> dg.Definitions:
     """``tree``: the project whose defs folder holds the tables (default: this package)."""
     tree = tree or own_tree()
     use_defs_dir(Path(tree.defs_module_path))
-    defs = dg.Definitions.merge(tree.build_defs(), platform_definitions())
+    tables = tree.build_defs()
+    defs = dg.Definitions.merge(tables, platform_definitions(tables))
     check_connections(defs)
     declare_secret_variables(env_var_names(defs.resources or {}))
     return defs

@@ -19,7 +19,7 @@ from platform_assets.alerts.resource import Alerting
 from platform_assets.contracts import Contract
 from platform_assets.home import platform_home
 from platform_assets.report.gather import Sources, gather
-from platform_assets.report.graph import table_graph
+from platform_assets.report.graph import TableGraph
 from platform_assets.report.render import render
 from platform_assets.warehouse.resource import Warehouse
 
@@ -41,7 +41,8 @@ class ReportConfig(dg.Config):
     days: int = Field(default=DEFAULT_DAYS, description="Latest partitions shown per table.")
 
 
-def report_asset(contracts: Sequence[Contract]) -> dg.AssetsDefinition:
+def report_asset(contracts: Sequence[Contract], graph: TableGraph) -> dg.AssetsDefinition:
+    """``graph``: the tables' dependencies and checks, read when the definitions are built."""
     tables = [c.table for c in contracts]
 
     @dg.asset(
@@ -59,7 +60,6 @@ def report_asset(contracts: Sequence[Contract]) -> dg.AssetsDefinition:
         warehouse: Warehouse,
         alerting: Alerting,
     ) -> dg.MaterializeResult:
-        graph = table_graph(context.repository_def.asset_graph.assets_defs, tables)
         sources = Sources(context.instance, warehouse, alerting.store(), graph)
         facts = gather(sources, contracts, config.days, time.time(), alerting.ui_url)
         written = render(facts, Path(config.folder).resolve() if config.folder else report_folder())
