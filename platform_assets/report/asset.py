@@ -5,7 +5,6 @@ fails (a blocking gate, most often: the day the report matters most) skips it wi
 of the downstream steps; ``report_after_failure`` then rebuilds it in a run of its own.
 """
 
-
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -18,9 +17,7 @@ from pydantic import Field
 from platform_assets.alerts.resource import Alerting
 from platform_assets.contracts import Contract
 from platform_assets.home import platform_home
-from platform_assets.report.gather import Sources, gather
 from platform_assets.report.graph import TableGraph
-from platform_assets.report.render import render
 from platform_assets.warehouse.resource import Warehouse
 
 REPORT_ASSET = "quality_report"
@@ -60,6 +57,9 @@ def report_asset(contracts: Sequence[Contract], graph: TableGraph) -> dg.AssetsD
         warehouse: Warehouse,
         alerting: Alerting,
     ) -> dg.MaterializeResult:
+        from platform_assets.report.gather import Sources, gather  # the report step's own
+        from platform_assets.report.render import render  # imports: not every process's
+
         sources = Sources(context.instance, warehouse, alerting.store(), graph)
         facts = gather(sources, contracts, config.days, time.time(), alerting.ui_url)
         written = render(facts, Path(config.folder).resolve() if config.folder else report_folder())

@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from platform_assets.alerts.freshness import freshness_of
+from platform_assets.alerts.freshness import state_for
 from platform_assets.alerts.store import AlertStore
 from platform_assets.contracts import Contract
 from platform_assets.observability.lineage import column_lineage
@@ -32,6 +32,7 @@ from platform_assets.report.facts import (
 from platform_assets.report.graph import TableGraph
 from platform_assets.report.warehouse_facts import mask_metadata, partition_rows, quarantine_facts
 from platform_assets.warehouse.resource import Warehouse
+from platform_assets.warehouse.sessions import Session
 
 MATERIALIZATIONS_READ = 2000  # per table, newest first: enough for a year of daily re-runs
 
@@ -119,17 +120,22 @@ def _since(latest: Mapping[str, Any], contract: Contract) -> str | None:
 
 
 def table_facts(
-    sources: Sources, contract: Contract, days: int, alerts: Sequence[AlertFact], now: float
+    sources: Sources,
+    session: Session,
+    contract: Contract,
+    days: int,
+    alerts: Sequence[AlertFact],
+    now: float,
 ) -> TableFacts:
     latest = latest_materializations(sources.instance, contract, days)
     since = _since(latest, contract)
     if latest:
-        with sources.warehouse.session() as session:
-            rows = partition_rows(session, contract, since)
-            quarantine = quarantine_facts(session, contract, since)
+        rows = partition_rows(session, contract, since)
+        quarantine = quarantine_facts(session, contract, since)
     else:  # never materialized: its table may not exist yet
         rows, quarantine = {}, QuarantineFacts()
-    fresh = freshness_of(sources.instance, contract, now)
+    # Freshness as the alerts judge it: the age of the table's newest materialization.
+    lag = max(now - max(r.timestamp for r in latest.values()), 0.0) if latest else None
     lineage = column_lineage(contract)
     return TableFacts(
         contract=contract,
@@ -138,8 +144,8 @@ def table_facts(
         runs={k: r.run_id for k, r in latest.items()},
         checks=check_facts(sources, contract, latest),
         quarantine=quarantine,
-        freshness=fresh.state,
-        lag_s=fresh.lag_s,
+        freshness=state_for(contract, lag),
+        lag_s=lag,
         alerts=alerts,
         upstream=sources.graph.upstream.get(contract.table, ()),
         downstream=sources.graph.downstream(contract.table),
@@ -166,8 +172,9 @@ def gather(
     ui_url: str | None = None,
 ) -> ReportFacts:
     alerts = open_alerts(sources.store)
-    tables = [
-        table_facts(sources, contract, days, alerts.get(contract.table, []), now)
-        for contract in contracts
-    ]
+    with sources.warehouse.session() as session:  # one connection for every table
+        tables = [
+            table_facts(sources, session, contract, days, alerts.get(contract.table, []), now)
+            for contract in contracts
+        ]
     return ReportFacts(datetime.fromtimestamp(now, UTC), tables, days, ui_url)

@@ -11,12 +11,10 @@ import io
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display; before pyplot is imported
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib as mpl
+import matplotlib.dates as mdates
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 STYLE = {
     "svg.fonttype": "none",
@@ -29,10 +27,10 @@ ROWS_COLOR, BAND_COLOR, BAD_COLOR = "#2563eb", "#93c5fd", "#dc2626"
 TOP_REASONS = 6
 
 
-def _svg(figure: plt.Figure) -> str:
+def _svg(figure: Figure) -> str:
+    """No pyplot: a bare Figure has no window or global state, and nothing to close."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # inline: no XML prolog or DOCTYPE
 
@@ -41,8 +39,9 @@ def _days(keys: Sequence[str]) -> list[date]:
     return [date.fromisoformat(k) for k in keys]
 
 
-def _axes(title: str) -> tuple[plt.Figure, plt.Axes]:
-    figure, axes = plt.subplots(figsize=(7.5, 2.4))
+def _axes(title: str) -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(7.5, 2.4))
+    axes = figure.subplots()
     axes.set_title(title, loc="left", fontsize=10)
     axes.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes.xaxis.get_major_locator()))
@@ -53,7 +52,7 @@ def volume_chart(
     rows: Mapping[str, int], band: Mapping[str, tuple[float, float]], failed: Sequence[str]
 ) -> str:
     """Rows per partition, the band of counts the volume check accepts, failed partitions."""
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         figure, axes = _axes("Rows per partition, and the range the volume check accepts")
         keys = sorted(rows)
         if band:
@@ -79,7 +78,7 @@ def quarantine_chart(counts: Mapping[str, Mapping[str, int]], partitions: Sequen
         for reason, n in per_reason.items():
             totals[reason] = totals.get(reason, 0) + n
     named = sorted(totals, key=lambda r: (-totals[r], r))[:TOP_REASONS]
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         figure, axes = _axes("Quarantined rows per partition, by reason")
         series = [[counts.get(p, {}).get(r, 0) for p in partitions] for r in named]
         other = [sum(n for r, n in counts.get(p, {}).items() if r not in named) for p in partitions]

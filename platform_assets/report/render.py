@@ -23,7 +23,6 @@ from platform_assets.alerts.freshness import human
 from platform_assets.alerts.routing import Links, report_page
 from platform_assets.report import view
 from platform_assets.report.facts import NO_PARTITION, CheckFact, ReportFacts, TableFacts
-from platform_assets.report.plots import quarantine_chart, volume_chart
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,10 @@ def _reasons(table: TableFacts) -> list[str]:
 
 
 def _table_context(table: TableFacts, facts: ReportFacts) -> dict[str, Any]:
+    # matplotlib is imported by the report step only, not by every process that loads the
+    # code location (the report asset lives in it).
+    from platform_assets.report.plots import quarantine_chart, volume_chart
+
     grid = view.grid(table, facts.days)
     dated = [p for p in grid.partitions if p != NO_PARTITION]
     shown_rows = {

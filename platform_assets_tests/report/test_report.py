@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from html import unescape
 from collections import Counter
+from html import unescape
 from pathlib import Path
 
 from platform_assets.report.facts import PII_MASK
