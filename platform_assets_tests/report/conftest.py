@@ -72,7 +72,7 @@ def _plant_failing_gate(landing: Path) -> None:
     path.write_text("\n".join([header, *rows]) + "\n")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     home = tmp_path_factory.mktemp("report") / "platform"
     cfg = replace(TEST_CFG, defect_rate=0.05)
