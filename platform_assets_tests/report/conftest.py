@@ -46,17 +46,13 @@ class Built:
 def _plant_customers(url: str) -> None:
     at = datetime.combine(DAYS[0], datetime.min.time())
     engine = sa.create_engine(url)
+    common = {"country": "DE", "acquisition_channel": "search", "signup_at": at, "updated_at": at}
+    planted = [
+        {"customer_id": 990_000_001, "email": PLANTED_EMAIL, "full_name": PLANTED_NAME},
+        {"customer_id": 990_000_002, "email": PLANTED_VALID_EMAIL, "full_name": PLANTED_VALID_NAME},
+    ]
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(customers_table),
-            [
-                {"customer_id": 990_000_001, "email": PLANTED_EMAIL, "full_name": PLANTED_NAME,
-                 "country": "DE", "acquisition_channel": "search", "signup_at": at, "updated_at": at},
-                {"customer_id": 990_000_002, "email": PLANTED_VALID_EMAIL,
-                 "full_name": PLANTED_VALID_NAME, "country": "DE", "acquisition_channel": "search",
-                 "signup_at": at, "updated_at": at},
-            ],
-        )  # fmt: skip
+        conn.execute(sa.insert(customers_table), [{**row, **common} for row in planted])
     engine.dispose()
 
 
