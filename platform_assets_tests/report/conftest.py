@@ -41,6 +41,7 @@ class Built:
     folder: Path
     warehouse: Warehouse
     results: dict[date, dg.ExecuteInProcessResult]
+    instance: dg.DagsterInstance
 
 
 def _plant_customers(url: str) -> None:
@@ -101,5 +102,5 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
                         raise_on_error=False,
                         asset_selection=None if day == DAYS[-1] else tables,
                     )
-                yield Built(home, report_folder(env), Warehouse(url=embedded_warehouse_url(env)),
-                            results)  # fmt: skip
+                warehouse = Warehouse(url=embedded_warehouse_url(env))
+                yield Built(home, report_folder(env), warehouse, results, instance)

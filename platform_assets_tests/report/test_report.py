@@ -8,6 +8,9 @@ from collections import Counter
 from html import unescape
 from pathlib import Path
 
+import dagster as dg
+import pytest
+
 from platform_assets.report.facts import PII_MASK
 from platform_assets_tests.report.conftest import (
     DAYS,
@@ -19,6 +22,8 @@ from platform_assets_tests.report.conftest import (
     Built,
 )
 
+# The shared fixture runs the daily job three times: minutes on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(900)
 CELL = re.compile(r'data-check="([^"]+)" data-partition="([^"]+)" data-outcome="([^"]+)"')
 REASON_ROW = re.compile(r'<tr data-partition="([^"]+)">(.*?)</tr>', re.S)
 REASON_CELL = re.compile(r'data-reason="([^"]+)">([\d,]+)<')
@@ -34,7 +39,13 @@ def grid(html: str) -> dict[tuple[str, str], str]:
 
 def test_the_runs_went_as_planted(built: Built) -> None:
     outcomes = {day: r.success for day, r in built.results.items()}
-    assert outcomes == {DAYS[0]: True, FAILED_DAY: False, DAYS[2]: True}
+    errors = [
+        (e.step_key, e.event_specific_data.error.message[:400])
+        for r in built.results.values()
+        for e in r.all_events
+        if e.event_type_value == "STEP_FAILURE"
+    ]
+    assert outcomes == {DAYS[0]: True, FAILED_DAY: False, DAYS[2]: True}, errors
     failed = [
         (c.asset_key.to_user_string(), c.check_name)
         for c in built.results[FAILED_DAY].get_asset_check_evaluations()
@@ -154,3 +165,26 @@ def test_the_report_is_self_contained(built: Built) -> None:
             html.replace('href="http://dagster.example:3000/runs/', ""),
         ), path  # only the UI link leaves
         assert "<script" not in html
+
+
+def test_a_failed_daily_run_requests_the_report_job(built: Built) -> None:
+    """The failed day skipped the report asset: the sensor asks for a run of its own."""
+    from platform_assets.automation.schedules import daily_job
+    from platform_assets.report.asset import REPORT_JOB, report_after_failure
+
+    run_id = built.results[FAILED_DAY].run_id
+    run = built.instance.get_run_by_id(run_id)
+    [failure] = [
+        r.event_log_entry.get_dagster_event()
+        for r in built.instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+        ).records
+    ]
+    sensor = report_after_failure(daily_job)
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name, dagster_instance=built.instance, dagster_run=run,
+        dagster_event=failure,
+    ).for_run_failure()  # fmt: skip
+    request = sensor(context)
+    assert request.run_key == f"report-after-{run_id}"
+    assert sensor.targets[0].job_name == REPORT_JOB

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from platform_assets_tests.report.conftest import FAILED_DAY, Built
+
+
+# The shared fixture runs the daily job three times: minutes on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(900)
 
 
 def test_report_opens_from_disk_and_shows_the_failed_gate(built: Built, browser, tmp_path) -> None:
