@@ -4,8 +4,9 @@ Renders the report for ``--tables`` tables x ``--partitions`` daily partitions f
 synthetic facts (gathering bypassed: this measures the renderer, its templates and charts,
 not the warehouse), and records build time, files and bytes in ``bench/results/report.json``.
 ``render_s`` is wall time (a busy machine inflates it); ``build_cpu_s`` is this process's
-CPU time for facts and rendering. The synthetic tables are the demo contracts renamed, every check of every partition has a
-result (1% of them failing), and raw tables quarantine a few rows a day under four reasons.
+CPU time for facts and rendering. The synthetic tables are the demo contracts renamed, every
+check of every partition has a result (1% of them failing), and raw tables quarantine a few
+rows a day under four reasons.
 """
 
 from __future__ import annotations

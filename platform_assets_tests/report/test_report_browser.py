@@ -8,7 +8,6 @@ import pytest
 
 from platform_assets_tests.report.conftest import FAILED_DAY, Built
 
-
 # The shared fixture runs the daily job three times: minutes on a loaded 2-core machine.
 pytestmark = pytest.mark.timeout(900)
 
