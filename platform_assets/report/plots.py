@@ -49,12 +49,17 @@ def _axes(title: str) -> tuple[Figure, Axes]:
 
 
 def volume_chart(
-    rows: Mapping[str, int], band: Mapping[str, tuple[float, float]], failed: Sequence[str]
+    rows: Mapping[str, int],
+    band: Mapping[str, tuple[float, float]],
+    failed: Sequence[str],
+    min_rows: int,
 ) -> str:
-    """Rows per partition, the band of counts the volume check accepts, failed partitions."""
+    """Rows per partition, the band of counts the volume check accepts (its z-score, once
+    there is history), its floor ``min_rows``, and the partitions where it failed."""
     with mpl.rc_context(STYLE):
         figure, axes = _axes("Rows per partition, and the range the volume check accepts")
         keys = sorted(rows)
+        axes.axhline(min_rows, color=BAD_COLOR, linewidth=0.8, linestyle="--", label="min_rows")
         if band:
             days = sorted(band)
             low, high = zip(*(band[d] for d in days), strict=True)
@@ -67,7 +72,7 @@ def volume_chart(
             axes.plot(_days(bad), [rows[k] for k in bad], linestyle="none", marker="x",
                       color=BAD_COLOR, markersize=7, label="volume check failed")  # fmt: skip
         axes.set_ylim(bottom=0)
-        axes.legend(loc="upper left", fontsize=8, frameon=False, ncols=3)
+        axes.legend(loc="upper left", fontsize=8, frameon=False, ncols=4)
         return _svg(figure)
 
 

@@ -98,7 +98,9 @@ def _table_context(table: TableFacts, facts: ReportFacts) -> dict[str, Any]:
     return {
         "t": table,
         "grid": grid,
-        "volume_svg": volume_chart(shown_rows, band, failed_volume) if len(shown_rows) > 1 else "",
+        "volume_svg": volume_chart(shown_rows, band, failed_volume, table.contract.volume.min_rows)
+        if len(shown_rows) > 1
+        else "",
         "quarantine_svg": quarantine_chart(table.quarantine.counts, dated)
         if quarantined and len(dated) > 1
         else "",

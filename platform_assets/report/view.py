@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from platform_assets.contracts import Column
-from platform_assets.contracts.model import DRIFT_CHECK
+from platform_assets.contracts.model import DRIFT_CHECK, LAYERS
 from platform_assets.quality.anomaly import accepted_range
 from platform_assets.report.facts import NO_PARTITION, CheckFact, TableFacts
 
@@ -46,6 +46,12 @@ def quarantine_rate(table: TableFacts, partition: str | None) -> float | None:
     return bad / total if total else 0.0
 
 
+def failed_partitions(table: TableFacts) -> list[str]:
+    """Partitions with a failed (ERROR) result among those shown: the history behind a green
+    latest partition."""
+    return sorted({c.partition for c in table.checks if c.outcome == "failed"}, reverse=True)
+
+
 def status(table: TableFacts) -> str:
     if latest_partition(table) is None:
         return "never"
@@ -58,7 +64,16 @@ def status(table: TableFacts) -> str:
 
 
 def problems_first(tables: Sequence[TableFacts]) -> list[TableFacts]:
-    return sorted(tables, key=lambda t: (STATUS_RANK[status(t)], t.contract.layer, t.table))
+    """Failing first; among equals, more failed partitions first, then in layer order."""
+    return sorted(
+        tables,
+        key=lambda t: (
+            STATUS_RANK[status(t)],
+            -len(failed_partitions(t)),
+            LAYERS.index(t.contract.layer),
+            t.table,
+        ),
+    )
 
 
 @dataclass(frozen=True)
