@@ -1,10 +1,10 @@
-# platform_assets: make run | make dev | make test | make health | make metrics | make bench | make lint
+# platform_assets: make run | make dev | make test | make health | make report | make metrics | make bench | make lint
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run dev test health metrics worker lint format bench clean
+.PHONY: install run dev test health report metrics worker lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)  ## the whole suite (PostgreSQL tests skip without a server)
 
 health: $(STAMP)  ## per asset: latest partition, freshness, checks, rows, quarantine, alerts
 	$(BIN)/platform-health $(HEALTH_ARGS)
+
+report: $(STAMP)  ## the data-quality report (HTML) into $$PLATFORM_REPORT_DIR or .platform/report
+	$(BIN)/platform-report $(REPORT_ARGS)
 
 worker: $(STAMP)  ## a dagster-celery worker (deploy/README.md): QUEUES=extract,warehouse CONCURRENCY=4
 	PYTHON=$(BIN)/python deploy/worker.sh
@@ -47,6 +50,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.materialize $(MATERIALIZE_ARGS)
 	$(BIN)/python -m bench.load $(BENCH_ARGS)
 	$(BIN)/python -m bench.scale $(SCALE_ARGS)  # + Redis; 16 partitions 4 ways, ~25 min
+	$(BIN)/python -m bench.report  # quality report, 30 tables x 365 partitions, synthetic facts
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

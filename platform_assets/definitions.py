@@ -22,11 +22,13 @@ from platform_assets.automation.executors import build_executor
 from platform_assets.automation.schedules import automation_sensor, daily_job, daily_schedule
 from platform_assets.components.common import ConfigError
 from platform_assets.components.metadata import repository_links
-from platform_assets.contracts import use_defs_dir
+from platform_assets.contracts import contracts, use_defs_dir
 from platform_assets.home import embedded_warehouse_url
 from platform_assets.observability.logging import pipeline_loggers
 from platform_assets.observability.openlineage import openlineage_from_env, openlineage_sensor
 from platform_assets.redaction import declare_secret_variables
+from platform_assets.report.asset import report_after_failure, report_asset, report_job
+from platform_assets.report.graph import table_graph
 from platform_assets.sources.sql import SqlDatabase
 from platform_assets.warehouse.resource import Warehouse
 
@@ -46,11 +48,20 @@ def warehouse() -> Warehouse:
     return Warehouse(url=embedded_warehouse_url())
 
 
-def platform_definitions() -> dg.Definitions:
+def platform_definitions(tables: dg.Definitions) -> dg.Definitions:
+    """``tables``: what defs/ built; the report reads their graph and checks."""
+    built = [*(tables.assets or []), *(tables.asset_checks or [])]
+    graph = table_graph([d for d in built if isinstance(d, dg.AssetsDefinition)], contracts())
     return dg.Definitions(
-        jobs=[daily_job],
+        assets=[report_asset(list(contracts().values()), graph)],  # in daily_job: every day
+        jobs=[daily_job, report_job],
         schedules=[daily_schedule],
-        sensors=[*alert_sensors(), openlineage_sensor, automation_sensor],
+        sensors=[
+            *alert_sensors(),
+            openlineage_sensor,
+            automation_sensor,
+            report_after_failure(daily_job),
+        ],
         resources={
             "warehouse": warehouse(),
             "alerting": alerting_from_env(),
@@ -110,7 +121,8 @@ def build_definitions(tree: dg.ComponentTree | None = None) -> dg.Definitions:
     """``tree``: the project whose defs folder holds the tables (default: this package)."""
     tree = tree or own_tree()
     use_defs_dir(Path(tree.defs_module_path))
-    defs = dg.Definitions.merge(tree.build_defs(), platform_definitions())
+    tables = tree.build_defs()
+    defs = dg.Definitions.merge(tables, platform_definitions(tables))
     if os.environ.get("PLATFORM_REPO_URL"):  # file links point into the repository
         defs = defs.map_asset_specs(func=repository_links())
     check_connections(defs)

@@ -18,7 +18,9 @@ import platform_assets
 
 PACKAGE = "platform_assets"
 ROOT = Path(platform_assets.__file__).parent
-ENTRY_POINTS = frozenset({f"{PACKAGE}.definitions", f"{PACKAGE}.automation.celery_worker"})
+ENTRY_POINTS = frozenset(
+    {f"{PACKAGE}.definitions", f"{PACKAGE}.automation.celery_worker", f"{PACKAGE}.report.cli"}
+)
 DEMO = "demo"
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 DEFAULT_ROUTE = "data-platform"
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
+REPORT_URL_VARIABLE = "PLATFORM_REPORT_URL"
 
 
 def parse_routes(raw: str) -> dict[str, str]:
@@ -57,3 +60,17 @@ class Links:
 
     def run(self, run_id: str) -> str:
         return self._url(f"/runs/{quote(run_id, safe='')}")
+
+
+def report_page(table: str) -> str:
+    """A table's page in the quality report, relative to the report's folder."""
+    return f"tables/{quote(table, safe='')}.html"
+
+
+def report_link(table: str | None, env: Mapping[str, str] = os.environ) -> str | None:
+    """The table's page in the published quality report, when PLATFORM_REPORT_URL says where
+    the report is published; None otherwise (or for an alert about no table)."""
+    base = env.get(REPORT_URL_VARIABLE, "").strip()
+    if not base or not table:
+        return None
+    return f"{base.rstrip('/')}/{report_page(table)}"

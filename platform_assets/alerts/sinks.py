@@ -71,6 +71,8 @@ def body_text(payload: dict[str, Any], with_link: bool = True) -> str:
     lines.append(", ".join(f"{k}: {v}" for k, v in facts if v))
     if with_link and payload.get("link"):
         lines.append(f"Open in Dagster: {payload['link']}")
+    if payload.get("report_link"):
+        lines.append(f"Quality report: {payload['report_link']}")
     return "\n".join(line for line in lines if line)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from platform_assets.alerts.model import SEVERITY_RANK, Alert, Event, Notification, sinks_for
+from platform_assets.alerts.routing import report_link
 
 SCHEMA = "platform"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -107,6 +108,7 @@ def payload(row: Any, event: Event, at: float, text: str | None = None) -> dict[
         "owner": row.owner,
         "route": row.route,
         "link": row.link,
+        "report_link": report_link(row.asset),  # the table's page, when PLATFORM_REPORT_URL is set
         "run_id": row.run_id,
         "details": json.loads(row.details),
         "opened_at": row.opened_at,

@@ -33,8 +33,22 @@ def robust_z(count: int, history: tuple[int, ...]) -> tuple[float, float, float]
     """(median, MAD, z) of ``count`` against ``history`` (non-empty)."""
     median = float(statistics.median(history))
     mad = float(statistics.median(abs(h - median) for h in history))
-    scale = max(MAD_TO_SIGMA * mad, MIN_SCALE_ROWS, MIN_SCALE_SHARE * median)
-    return median, mad, (count - median) / scale
+    return median, mad, (count - median) / _scale(median, mad)
+
+
+def _scale(median: float, mad: float) -> float:
+    return max(MAD_TO_SIGMA * mad, MIN_SCALE_ROWS, MIN_SCALE_SHARE * median)
+
+
+def accepted_range(history: tuple[int, ...], volume: Volume) -> tuple[float, float] | None:
+    """The row counts ``judge_volume`` accepts after ``history`` (the quality report draws it);
+    None while the history is too short for the z-score (only ``min_rows`` applies)."""
+    if len(history) < volume.min_history:
+        return None
+    median = float(statistics.median(history))
+    mad = float(statistics.median(abs(h - median) for h in history))
+    reach = volume.max_abs_z * _scale(median, mad)
+    return max(float(volume.min_rows), median - reach), median + reach
 
 
 def judge_volume(
