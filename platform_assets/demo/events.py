@@ -54,7 +54,7 @@ class Message:
 
     @property
     def poison(self) -> bool:
-        return self.kind in POISON_DEFECTS
+        return self.event_id is None
 
 
 def shipment_messages(mix: EventMix, now: datetime | None = None) -> Iterator[Message]:

@@ -3,7 +3,9 @@
 ``INSERT ... ON CONFLICT (event_id) DO NOTHING``: a message redelivered after a crash (its
 batch committed, its acknowledgement lost) lands as a no-op, so at-least-once delivery
 gives exactly-once landing. Each column travels as one array parameter and is unnested in
-SQL: one statement per table and batch, on PostgreSQL and DuckDB alike.
+SQL: one statement per table and batch. On PostgreSQL the batch travels as one JSON
+document (``json_to_recordset``) instead: psycopg escapes text arrays element by element in
+Python, which cost more than the whole insert (measured: 0.3 s per 1,000 events).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from platform_assets.events.decode import Event, Poison
 from platform_assets.warehouse.landing import landing_quarantine_table, landing_table
@@ -50,7 +54,20 @@ def _first_per_id(received: list[Received]) -> list[Received]:
     return list(seen.values())
 
 
+EVENT_COLUMNS = "event_id TEXT, occurred_at TIMESTAMPTZ, received_at TIMESTAMPTZ, body TEXT"
+POISON_COLUMNS = "received_at TIMESTAMPTZ, reason TEXT, body TEXT"
+
+
 def _insert_events(session: Session, stream: str, events: list[Received]) -> int:
+    if session.dialect == "postgres":
+        rows = session.execute(
+            f"INSERT INTO {landing_table(stream)} (event_id, occurred_at, received_at, body) "  # noqa: S608 - quoted
+            "SELECT event_id, occurred_at, received_at, body FROM "
+            f"json_to_recordset(CAST(:rows AS JSON)) AS r({EVENT_COLUMNS}) "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            {"rows": _json([_event_row(r) for r in events])},
+        )
+        return len(rows)
     rows = session.execute(
         f"INSERT INTO {landing_table(stream)} (event_id, occurred_at, received_at, body) "  # noqa: S608 - quoted
         "SELECT unnest(CAST(:ids AS TEXT[])), unnest(CAST(:occurred AS TIMESTAMPTZ[])), "
@@ -67,6 +84,14 @@ def _insert_events(session: Session, stream: str, events: list[Received]) -> int
 
 
 def _insert_poison(session: Session, stream: str, poison: list[Received]) -> None:
+    if session.dialect == "postgres":
+        session.execute(
+            f"INSERT INTO {landing_quarantine_table(stream)} (received_at, reason, body) "  # noqa: S608 - quoted
+            "SELECT received_at, reason, body FROM "
+            f"json_to_recordset(CAST(:rows AS JSON)) AS r({POISON_COLUMNS})",
+            {"rows": _json([_poison_row(r) for r in poison])},
+        )
+        return
     session.execute(
         f"INSERT INTO {landing_quarantine_table(stream)} (received_at, reason, body) "  # noqa: S608 - quoted
         "SELECT unnest(CAST(:received AS TIMESTAMPTZ[])), unnest(CAST(:reasons AS TEXT[])), "
@@ -77,3 +102,21 @@ def _insert_poison(session: Session, stream: str, poison: list[Received]) -> Non
             "bodies": [r.item.body for r in poison],
         },
     )
+
+
+def _event_row(r: Received) -> dict:
+    event = r.item
+    return {
+        "event_id": event.event_id,  # type: ignore[union-attr]
+        "occurred_at": event.occurred_at,  # type: ignore[union-attr]
+        "received_at": r.received_at,
+        "body": event.body,
+    }
+
+
+def _poison_row(r: Received) -> dict:
+    return {"received_at": r.received_at, "reason": r.item.reason, "body": r.item.body}  # type: ignore[union-attr]
+
+
+def _json(rows: list[dict]) -> str:
+    return msgspec.json.encode(rows).decode()
