@@ -321,7 +321,8 @@ class Consumer:
             lag_s=None if t.lag_s is None else round(t.lag_s, 3),
         ).info(
             f"landed {t.landed} events ({rate:.0f}/s), {t.duplicates} duplicates, "
-            f"{t.quarantined} quarantined, {t.batches} batches; queue depth "
+            f"{t.quarantined} quarantined, {t.batches} batches, {t.redelivered} redelivered; "
+            f"queue depth "
             f"{'-' if depth is None else depth} ready; lag {lag}"
         )
 
