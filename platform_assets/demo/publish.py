@@ -37,9 +37,16 @@ class ConfirmedPublisher:
     """Drives one SelectConnection until every body is confirmed (or something fails)."""
 
     def __init__(
-        self, url: str, queue: str, bodies: Iterable[bytes], rate: float = 0.0, window: int = 2000
+        self,
+        url: str,
+        queue: str,
+        bodies: Iterable[bytes],
+        rate: float = 0.0,
+        window: int = 2000,
+        exchange: str = "",
     ) -> None:
         self._url, self._queue, self._rate, self._window = url, queue, rate, window
+        self._exchange = exchange  # "": straight to the queue; else routed by the exchange
         self._bodies: Iterator[bytes] = iter(bodies)
         self._exhausted = False
         self._unconfirmed: set[int] = set()
@@ -142,7 +149,7 @@ class ConfirmedPublisher:
         properties = pika.BasicProperties(
             delivery_mode=PERSISTENT, content_type=CONTENT_TYPE, timestamp=int(time.time())
         )
-        self._channel.basic_publish("", self._queue, body, properties)
+        self._channel.basic_publish(self._exchange, self._queue, body, properties)
         self._unconfirmed.add(self._next_tag)
         self._next_tag += 1
         self.stats.sent += 1
@@ -152,7 +159,12 @@ class ConfirmedPublisher:
 
 
 def publish(
-    url: str, queue: str, bodies: Iterable[bytes], rate: float = 0.0, window: int = 2000
+    url: str,
+    queue: str,
+    bodies: Iterable[bytes],
+    rate: float = 0.0,
+    window: int = 2000,
+    exchange: str = "",
 ) -> PublishStats:
     """Publishes every body persistently to ``queue``; returns when all are confirmed."""
-    return ConfirmedPublisher(url, queue, bodies, rate, window).run()
+    return ConfirmedPublisher(url, queue, bodies, rate, window, exchange).run()

@@ -7,12 +7,14 @@ batch's first message, whichever comes first), one warehouse transaction per bat
 acknowledged (``multiple=True`` up to the batch's last delivery tag) only after that
 transaction committed. A crash anywhere leaves the unacknowledged messages in the broker,
 which redelivers them; the landing table's primary key turns the redelivery into a no-op
-(``writer.py``). So delivery is at least once and landing exactly once.
+(``writer.py``). So delivery is at least once and landing exactly once. A batch lands on a
+writer thread while the next one fills, and batches are acknowledged in order.
 
 - Prefetch (``basic_qos``) bounds what is in memory: at most ``--prefetch`` messages.
 - Broker lost: reconnect with exponential backoff and full jitter, forever, logging each try.
 - Warehouse down: the batch is held, nothing is acknowledged, the transaction is retried
-  with backoff while the connection's heartbeats continue; the rest waits in the broker.
+  with backoff while the main thread keeps the connection's heartbeats going; everything
+  beyond the prefetch waits in the broker.
   A warehouse URL that can never work (unknown database, refused password) stops the
   consumer at start (exit 2); once it has worked, any connection fault is an outage.
 - Poison messages (not UTF-8, not a JSON object, no event id) go to the quarantine table
@@ -37,6 +39,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -67,6 +70,7 @@ from platform_assets.warehouse.sessions import transaction
 
 WAREHOUSE_URL_ENV = "PLATFORM_WAREHOUSE_URL"
 IDLE_POLL_S = 0.25
+IO_SLICE_S = 0.02
 # A warehouse that does not answer must not hang a batch (and the heartbeats) forever.
 PG_CONNECT_TIMEOUT_S = "10"
 AUTH_ERRORS = (
@@ -127,6 +131,12 @@ class Totals:
         self.lag_s = max(0.0, time.time() - min(stamps)) if stamps else None
 
 
+@dataclass
+class InFlight:
+    future: Future
+    batch: list[Delivery]
+
+
 class WarehouseDownAtStop(Exception):
     """Asked to stop while the warehouse was down: the batch stays in the broker."""
 
@@ -143,6 +153,9 @@ class Consumer:
     stopping: bool = False
     totals: Totals = field(default_factory=Totals)
     _pending: deque = field(default_factory=deque)
+    _writer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="land")
+    )
     _tables_ready: bool = False
     _last_progress: float = 0.0
     _last_landed: int = 0
@@ -152,6 +165,13 @@ class Consumer:
         self.stopping = True
 
     def run(self) -> int:
+        try:
+            return self._run()
+        finally:  # a writer thread still retrying an outage gives up: nothing was acked
+            self.stopping = True
+            self._writer.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> int:
         self._prepare_warehouse()
         attempt = 0
         while not self.stopping:
@@ -235,16 +255,34 @@ class Consumer:
         self._pending.append(Delivery(method.delivery_tag, received, published, method.redelivered))
 
     def _consume(self, connection: pika.BlockingConnection, channel) -> bool:  # noqa: ANN001
-        while not self.stopping:
-            batch = self._fill(connection)
-            if batch:
-                result = self._land(connection, batch)
-                channel.basic_ack(batch[-1].tag, multiple=True)  # only after the commit
-                self.totals.add(result, batch)
-            elif self.settings.drain and not self._pending and self._queue_ready(channel) == 0:
-                return True
-            self._progress(channel)
-        return False
+        """Fill batch k+1 while batch k lands on the writer thread; ack k once committed."""
+        in_flight: InFlight | None = None
+        try:
+            while not self.stopping:
+                batch = self._fill(connection)
+                if in_flight is not None:
+                    self._finish(connection, channel, in_flight)
+                    in_flight = None
+                if batch:
+                    in_flight = InFlight(self._writer.submit(self._land, batch), batch)
+                elif self.settings.drain and not self._pending and self._queue_ready(channel) == 0:
+                    return True
+                self._progress(channel)
+            if in_flight is not None:  # stopping: the current batch still lands and is acked
+                self._finish(connection, channel, in_flight)
+            return False
+        except BaseException:
+            if in_flight is not None:  # never ack it on another connection: it will be
+                in_flight.future.cancel()  # redelivered and land as a no-op if it committed
+            raise
+
+    def _finish(self, connection: pika.BlockingConnection, channel, job: InFlight) -> None:  # noqa: ANN001
+        """Wait for the batch's commit while serving the connection, then acknowledge it."""
+        while not job.future.done():
+            connection.process_data_events(time_limit=IO_SLICE_S)  # heartbeats, deliveries
+        result = job.future.result()  # a fault that is no outage fails loudly here
+        channel.basic_ack(job.batch[-1].tag, multiple=True)  # only after the commit
+        self.totals.add(result, job.batch)
 
     def _fill(self, connection: pika.BlockingConnection) -> list[Delivery]:
         """Up to batch_size deliveries, waiting at most batch_seconds after the first."""
@@ -267,8 +305,9 @@ class Consumer:
                 break  # idle: let the caller log progress or notice a drained queue
         return batch
 
-    def _land(self, connection: pika.BlockingConnection, batch: list[Delivery]) -> Landed:
-        """One transaction for the batch, retried while the warehouse is down."""
+    def _land(self, batch: list[Delivery]) -> Landed:
+        """One transaction for the batch, retried while the warehouse is down (writer thread:
+        the main thread keeps the broker connection and its heartbeats alive meanwhile)."""
         received = [d.received for d in batch]
         attempt = 0
         while True:
@@ -295,7 +334,7 @@ class Consumer:
                     f"warehouse unavailable ({reason}): batch of {len(batch)} held, nothing "
                     f"acknowledged; retry {attempt} in {delay:.1f} s"
                 )
-                connection.sleep(delay)  # keeps heartbeats going: the messages stay ours
+                self._sleep(delay)
 
     def _queue_ready(self, channel) -> int:  # noqa: ANN001
         return channel.queue_declare(self.settings.queue, passive=True).method.message_count
