@@ -45,6 +45,7 @@ from psycopg import sql
 from platform_assets.demo.events import EventMix, shipment_messages
 from platform_assets.demo.publish import publish
 from platform_assets.events.broker import LOCAL_BROKER_URL, QUEUE_ARGUMENTS, parameters
+from platform_assets.events.consumer import Settings
 from platform_assets.processes import child_preexec, stop_group
 
 RESULTS = Path(__file__).parent / "results" / "queue.json"
@@ -225,7 +226,7 @@ def kill_trials(trials: int, events: int, batch_size: int, seed: int) -> dict[st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.queue", description=__doc__)
     parser.add_argument("--events", default="100000,1000000", help="sizes, comma-separated")
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
     parser.add_argument("--kill-trials", type=int, default=10)
     parser.add_argument("--kill-events", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=15)

@@ -20,6 +20,7 @@ BROKER_URL_ENV = "PLATFORM_RABBITMQ_URL"
 LOCAL_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 LOCAL_BROKER_ADDRESS = ("127.0.0.1", 5672)
 DEFAULT_QUEUE = "shipment_events"
+QUEUE_ENV = "PLATFORM_EVENTS_QUEUE"  # the queue (and landing stream) consumed by default
 # A quorum queue is replicated (Raft) and durable: a broker restart keeps every message that
 # was confirmed to the publisher. A stream would also do, but its consumers track offsets
 # themselves; a queue lets the broker redeliver what a dead consumer never acknowledged.
@@ -31,6 +32,10 @@ CONNECT_TIMEOUT_S = 5.0
 def broker_url(env: Mapping[str, str] = os.environ) -> str | None:
     """PLATFORM_RABBITMQ_URL, or None when no broker is configured."""
     return env.get(BROKER_URL_ENV) or None
+
+
+def events_queue(env: Mapping[str, str] = os.environ) -> str:
+    return env.get(QUEUE_ENV) or DEFAULT_QUEUE
 
 
 def shown(url: str) -> str:

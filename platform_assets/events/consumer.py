@@ -50,8 +50,10 @@ import pika.exceptions
 from platform_assets.events.broker import (
     BROKER_URL_ENV,
     DEFAULT_QUEUE,
+    QUEUE_ENV,
     broker_url,
     declare_queue,
+    events_queue,
     parameters,
     shown,
 )
@@ -87,13 +89,14 @@ class Settings:
     warehouse_url: str
     queue: str = DEFAULT_QUEUE
     stream: str = DEFAULT_QUEUE  # landing.<stream>
-    batch_size: int = 1000
+    batch_size: int = 2000
     batch_seconds: float = 1.0
-    prefetch: int = 2000
+    prefetch: int = 4000
     drain: bool = False
     progress_seconds: float = 5.0
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 30.0
+    max_reconnects: int | None = None  # None: a long-running consumer never gives up
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.prefetch < self.batch_size:
@@ -141,7 +144,11 @@ class WarehouseDownAtStop(Exception):
     """Asked to stop while the warehouse was down: the batch stays in the broker."""
 
 
-class BrokerRefused(Exception):
+class BrokerUnavailable(Exception):
+    """No broker to consume from (refused us, or down longer than we were told to wait)."""
+
+
+class BrokerRefused(BrokerUnavailable):
     """The broker refused our credentials or vhost: no retry can fix that."""
 
 
@@ -185,6 +192,12 @@ class Consumer:
                     f"({type(exc).__name__}); check {BROKER_URL_ENV}"
                 ) from exc
             except BROKER_ERRORS as exc:
+                limit = self.settings.max_reconnects
+                if limit is not None and attempt >= limit:
+                    raise BrokerUnavailable(
+                        f"broker {shown(self.settings.broker_url)} unavailable after {attempt} "
+                        f"reconnects ({type(exc).__name__}); check {BROKER_URL_ENV}"
+                    ) from exc
                 delay = backoff_delay(attempt, *self._backoff(), self.rng)
                 attempt += 1
                 self.log.warning(
@@ -397,10 +410,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="platform-consume", description="Land events from RabbitMQ in the warehouse."
     )
-    parser.add_argument("--queue", default=DEFAULT_QUEUE)
+    parser.add_argument(
+        "--queue", default=events_queue(), help=f"default ${QUEUE_ENV} or {DEFAULT_QUEUE}"
+    )
     parser.add_argument("--stream", default=None, help="landing.<stream>; default the queue")
-    parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--batch-seconds", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
+    parser.add_argument("--batch-seconds", type=float, default=Settings.batch_seconds)
     parser.add_argument("--prefetch", type=int, default=None, help="default 2 x batch size")
     parser.add_argument("--drain", action="store_true", help="exit once the queue is empty")
     parser.add_argument("--progress-seconds", type=float, default=5.0)
@@ -433,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, consumer.stop)
     try:
         return consumer.run()
-    except (PermanentDatabaseError, BrokerRefused) as exc:  # names variables, never values
+    except (PermanentDatabaseError, BrokerUnavailable) as exc:  # names variables, never values
         consumer.log.error(str(exc))
         return 2
     except WarehouseDownAtStop as exc:

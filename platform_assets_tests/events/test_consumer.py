@@ -204,3 +204,21 @@ def test_backpressure_fast_producer_consumer_memory_bounded(
     ids = landed(warehouse, queue)
     assert len(ids) == len(set(ids)) and set(ids) <= {f"e{i}" for i in range(12_000)}
     assert len(ids) + queue_depth(rabbitmq_url, queue).ready == 12_000  # nothing lost
+
+
+def test_make_run_lands_what_waits_in_the_queue_and_says_so(
+    rabbitmq_url: str, queue: str, tmp_path: Path
+) -> None:
+    from platform_assets.demo.launch import land_queued_events
+
+    assert "no broker configured" in land_queued_events({"PLATFORM_HOME": str(tmp_path)})
+    messages = list(shipment_messages(EventMix(count=30, duplicate_share=0.2, seed=3)))
+    publish(rabbitmq_url, queue, [m.body for m in messages] + [b"{not json"])
+    warehouse = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    env = {"PLATFORM_RABBITMQ_URL": rabbitmq_url, "PLATFORM_EVENTS_QUEUE": queue,
+           "PLATFORM_WAREHOUSE_URL": warehouse}  # fmt: skip
+    line = land_queued_events(env)
+    duplicates = len(messages) - 30
+    assert line.startswith(f"events: 30 landed, {duplicates} duplicates, 1 quarantined")
+    assert "guest:***@" in line  # the broker's password never shown
+    assert queue_depth(rabbitmq_url, queue).ready == 0
