@@ -81,6 +81,9 @@ AUTH_ERRORS = (
     pika.exceptions.AuthenticationError,
 )
 BROKER_ERRORS = (pika.exceptions.AMQPError, ConnectionError)
+# Channel closed with ACCESS_REFUSED, NOT_FOUND, PRECONDITION_FAILED (the queue exists with
+# other arguments, e.g. as a classic queue): configuration errors, not outages.
+REFUSALS = frozenset({403, 404, 406})
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,13 @@ class Consumer:
                     f"({type(exc).__name__}); check {BROKER_URL_ENV}"
                 ) from exc
             except BROKER_ERRORS as exc:
+                if isinstance(exc, pika.exceptions.ChannelClosedByBroker) and (
+                    exc.reply_code in REFUSALS
+                ):
+                    raise BrokerRefused(  # no retry changes the queue's type or our rights
+                        f"broker refused queue {self.settings.queue}: {exc.reply_code} "
+                        f"{exc.reply_text}"
+                    ) from exc
                 limit = self.settings.max_reconnects
                 if limit is not None and attempt >= limit:
                     raise BrokerUnavailable(
@@ -234,8 +244,12 @@ class Consumer:
                 raise
             except Exception as exc:
                 reason = warehouse_fault(exc)
-                if reason is None or self.stopping:
+                if reason is None:
                     raise
+                if self.stopping:
+                    raise WarehouseDownAtStop(
+                        f"stopped before the warehouse answered ({reason})"
+                    ) from exc
                 delay = backoff_delay(attempt, *self._backoff(), self.rng)
                 attempt += 1
                 self.log.error(f"warehouse unavailable at start ({reason}); retry in {delay:.1f} s")

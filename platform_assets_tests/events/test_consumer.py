@@ -222,3 +222,25 @@ def test_make_run_lands_what_waits_in_the_queue_and_says_so(
     assert line.startswith(f"events: 30 landed, {duplicates} duplicates, 1 quarantined")
     assert "guest:***@" in line  # the broker's password never shown
     assert queue_depth(rabbitmq_url, queue).ready == 0
+
+
+def test_configuration_errors_stop_the_consumer_instead_of_retrying(
+    rabbitmq_url: str, queue: str, tmp_path: Path, postgres_url: str
+) -> None:
+    import pika
+    import pytest
+
+    from platform_assets.events.broker import parameters
+    from platform_assets.events.consumer import BrokerRefused, Consumer, Settings, consumer_log
+    from platform_assets.warehouse.faults import PermanentDatabaseError
+
+    log = consumer_log(queue, queue)
+    missing_db = f"{postgres_url.rpartition('/')[0]}/platform_no_such_database"
+    with pytest.raises(PermanentDatabaseError, match="PLATFORM_WAREHOUSE_URL"):
+        Consumer(Settings(rabbitmq_url, missing_db, queue, queue), log).run()
+    connection = pika.BlockingConnection(parameters(rabbitmq_url, "test-classic-queue"))
+    connection.channel().queue_declare(queue, durable=True)  # classic, not quorum
+    connection.close()
+    warehouse = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    with pytest.raises(BrokerRefused, match="406 PRECONDITION_FAILED"):
+        Consumer(Settings(rabbitmq_url, warehouse, queue, queue), log).run()
