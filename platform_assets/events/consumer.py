@@ -43,7 +43,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import duckdb
 import pika
 import pika.exceptions
 
@@ -395,9 +394,7 @@ class Consumer:
 
 def warehouse_fault(exc: BaseException) -> str | None:
     """Why the warehouse failed, when it is a database fault to wait out; else None."""
-    if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
-        return "DuckDB file locked by another process"
-    fault = classify(exc)
+    fault = classify(exc)  # DuckDB's file lock held by another process is transient too
     return None if fault is None else f"{fault.kind}: {fault.reason}"
 
 
