@@ -5,7 +5,8 @@ through a fanout exchange into two durable quorum queues, then drained from each
 
 * landed: the platform's consumer (``platform_assets.events.consumer --drain``, a child
   process, batches of ``--batch-size``) lands them into a fresh PostgreSQL database;
-  events/s from its first delivery to its exit with the queue empty, every event landed;
+  events/s from its connection to its exit with the queue empty (less the 2 s without a
+  delivery that ``--drain`` waits for), every event landed;
 * ceiling: a bare pika client (``bench.queue_ceiling``) consumes and acknowledges the same
   messages with the same prefetch and acknowledgement pattern, landing nothing.
 
@@ -45,7 +46,7 @@ from psycopg import sql
 from platform_assets.demo.events import EventMix, shipment_messages
 from platform_assets.demo.publish import publish
 from platform_assets.events.broker import LOCAL_BROKER_URL, QUEUE_ARGUMENTS, parameters
-from platform_assets.events.consumer import Settings
+from platform_assets.events.consumer import DRAIN_IDLE_S, Settings
 from platform_assets.processes import child_preexec, stop_group
 
 RESULTS = Path(__file__).parent / "results" / "queue.json"
@@ -75,18 +76,26 @@ def twin_queues(broker_url: str) -> Iterator[tuple[str, str, str]]:
     """Two quorum queues fed by one fanout exchange: (exchange, landed queue, ceiling queue)."""
     base = f"bench_events_{uuid.uuid4().hex[:8]}"
     exchange, landed, ceiling = base, f"{base}_landed", f"{base}_ceiling"
-    connection = pika.BlockingConnection(parameters(broker_url, "bench-queue-setup"))
-    channel = connection.channel()
-    channel.exchange_declare(exchange, "fanout", durable=True)
-    for queue in (landed, ceiling):
-        channel.queue_declare(queue, durable=True, arguments=QUEUE_ARGUMENTS)
-        channel.queue_bind(queue, exchange)
+    with broker_channel(broker_url) as channel:
+        channel.exchange_declare(exchange, "fanout", durable=True)
+        for queue in (landed, ceiling):
+            channel.queue_declare(queue, durable=True, arguments=QUEUE_ARGUMENTS)
+            channel.queue_bind(queue, exchange)
     try:
         yield exchange, landed, ceiling
+    finally:  # a connection of its own: one kept idle for minutes would miss its heartbeats
+        with broker_channel(broker_url) as channel:
+            for queue in (landed, ceiling):
+                channel.queue_delete(queue)
+            channel.exchange_delete(exchange)
+
+
+@contextmanager
+def broker_channel(broker_url: str) -> Iterator[Any]:
+    connection = pika.BlockingConnection(parameters(broker_url, "bench-queue-setup"))
+    try:
+        yield connection.channel()
     finally:
-        for queue in (landed, ceiling):
-            channel.queue_delete(queue)
-        channel.exchange_delete(exchange)
         connection.close()
 
 
@@ -134,7 +143,8 @@ def run_landed(queue: str, count: int, batch_size: int) -> tuple[float, float]:
         proc, lines = start_consumer(queue, warehouse, batch_size, "--drain")
         started = time.perf_counter()
         _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
+        # --drain waits DRAIN_IDLE_S without deliveries before it calls the queue empty
+        seconds = time.perf_counter() - started - DRAIN_IDLE_S
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise RuntimeError(f"consumer exited {proc.returncode}:\n{''.join(lines[-30:])}")
@@ -216,9 +226,8 @@ def kill_trials(trials: int, events: int, batch_size: int, seed: int) -> dict[st
         finally:
             if proc is not None:
                 stop_group(proc, timeout_s=10)
-            connection = pika.BlockingConnection(parameters(BROKER_URL, "bench-queue-cleanup"))
-            connection.channel().queue_delete(queue)
-            connection.close()
+            with broker_channel(BROKER_URL) as channel:
+                channel.queue_delete(queue)
     return {"lost": len(expected - set(ids)), "duplicated": len(ids) - len(set(ids)),
             "kill_trials": trials, "kill_events": len(messages)}  # fmt: skip
 
@@ -230,7 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-trials", type=int, default=10)
     parser.add_argument("--kill-events", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--landed-only", metavar="QUEUE:COUNT", help="time the consumer on an existing queue"
+    )
     args = parser.parse_args(argv)
+    if args.landed_only:
+        queue, count = args.landed_only.split(":")
+        rate, rss = run_landed(queue, int(count), args.batch_size)
+        print(json.dumps({"landed_events_s": round(rate), "rss_mb": round(rss, 1)}))
+        return 0
     sizes = [int(s) for s in args.events.split(",")]
     started = time.perf_counter()
     per_size = {str(n): bench_size(n, args.batch_size, args.seed) for n in sizes}

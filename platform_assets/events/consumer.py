@@ -72,6 +72,10 @@ from platform_assets.warehouse.sessions import transaction
 WAREHOUSE_URL_ENV = "PLATFORM_WAREHOUSE_URL"
 IDLE_POLL_S = 0.25
 IO_SLICE_S = 0.02
+# --drain: the queue counts as empty after this long without a delivery AND a depth of 0.
+# The depth alone is not enough: a quorum queue with a large backlog answered a passive
+# declare with message_count=0 here while it was still starting to deliver.
+DRAIN_IDLE_S = 2.0
 # A warehouse that does not answer must not hang a batch (and the heartbeats) forever.
 PG_CONNECT_TIMEOUT_S = "10"
 AUTH_ERRORS = (
@@ -168,6 +172,7 @@ class Consumer:
     _tables_ready: bool = False
     _last_progress: float = 0.0
     _last_landed: int = 0
+    _last_delivery: float = 0.0
 
     def stop(self, signum: int = signal.SIGTERM, frame: object = None) -> None:
         """Signal handler: finish the current batch, then leave."""
@@ -260,6 +265,7 @@ class Consumer:
         params = parameters(s.broker_url, f"platform-consume:{s.queue}")
         connection = pika.BlockingConnection(params)
         self._pending.clear()  # what an earlier connection delivered is being redelivered
+        self._last_delivery = time.monotonic()
         try:
             channel = connection.channel()
             channel.basic_qos(prefetch_count=s.prefetch)
@@ -279,6 +285,7 @@ class Consumer:
         received = Received(decode(body), datetime.now(UTC))
         published = properties.timestamp if isinstance(properties.timestamp, int) else None
         self._pending.append(Delivery(method.delivery_tag, received, published, method.redelivered))
+        self._last_delivery = time.monotonic()
 
     def _consume(self, connection: pika.BlockingConnection, channel) -> bool:  # noqa: ANN001
         """Fill batch k+1 while batch k lands on the writer thread; ack k once committed."""
@@ -291,7 +298,7 @@ class Consumer:
                     in_flight = None
                 if batch:
                     in_flight = InFlight(self._writer.submit(self._land, batch), batch)
-                elif self.settings.drain and not self._pending and self._queue_ready(channel) == 0:
+                elif self.settings.drain and self._drained(channel):
                     return True
                 self._progress(channel)
             if in_flight is not None:  # stopping: the current batch still lands and is acked
@@ -361,6 +368,10 @@ class Consumer:
                     f"acknowledged; retry {attempt} in {delay:.1f} s"
                 )
                 self._sleep(delay)
+
+    def _drained(self, channel) -> bool:  # noqa: ANN001
+        idle = time.monotonic() - self._last_delivery >= DRAIN_IDLE_S
+        return idle and not self._pending and self._queue_ready(channel) == 0
 
     def _queue_ready(self, channel) -> int:  # noqa: ANN001
         return channel.queue_declare(self.settings.queue, passive=True).method.message_count
