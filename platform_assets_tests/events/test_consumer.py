@@ -49,8 +49,8 @@ def test_sigkill_at_random_points_lands_every_event_exactly_once(
     rng = random.Random()
     seed = rng.randrange(2**32)
     rng.seed(seed)
-    mix = EventMix(count=4000, duplicate_share=0.1, late_share=0.1, seed=seed)
-    # ~20 s of publishing: every kill lands mid-stream, with deliveries unacknowledged
+    mix = EventMix(count=2000, duplicate_share=0.1, late_share=0.1, seed=seed)
+    # ~11 s of publishing: the first kills land mid-stream, with deliveries unacknowledged
     publication = publish_in_background(rabbitmq_url, queue, mix, rate=200)
     consumer = make_consumer(rabbitmq_url, warehouse, queue)
     for trial in range(1, KILL_TRIALS + 1):
@@ -76,8 +76,8 @@ def test_broker_lost_mid_stream_consumer_reconnects_nothing_lost_or_duplicated(
     proxy = CuttableProxy(("127.0.0.1", 5672))
     try:
         via_proxy = rabbitmq_url.replace("127.0.0.1:5672", f"127.0.0.1:{proxy.port}")
-        mix = EventMix(count=2000, duplicate_share=0.05, seed=5)
-        publication = publish_in_background(rabbitmq_url, queue, mix, rate=800)
+        mix = EventMix(count=1200, duplicate_share=0.05, seed=5)
+        publication = publish_in_background(rabbitmq_url, queue, mix, rate=400)
         consumer = make_consumer(via_proxy, warehouse, queue).start()
         wait_landed(warehouse, queue, 300)
         proxy.cut(seconds=2.0)  # connections reset, then refused: a broker restart
@@ -103,8 +103,8 @@ def test_warehouse_down_mid_stream_nothing_acknowledged_then_recovered(
 ) -> None:
     warehouse = make_pg_database()
     database = warehouse.rpartition("/")[2]
-    mix = EventMix(count=2000, duplicate_share=0.05, seed=6)
-    publication = publish_in_background(rabbitmq_url, queue, mix, rate=800)
+    mix = EventMix(count=1200, duplicate_share=0.05, seed=6)
+    publication = publish_in_background(rabbitmq_url, queue, mix, rate=400)
     consumer = make_consumer(rabbitmq_url, warehouse, queue).start()
     wait_landed(warehouse, queue, 300)
     with psycopg.connect(postgres_url, autocommit=True) as admin:
@@ -182,7 +182,7 @@ def test_backpressure_fast_producer_consumer_memory_bounded(
     make_pg_database: Callable[[], str],
     make_consumer: Callable[..., ConsumerProcess],
 ) -> None:
-    """12,000 messages of 8 KB (96 MB) arrive much faster than they land; the consumer
+    """8,000 messages of 8 KB (64 MB) arrive much faster than they land; the consumer
     holds at most its prefetch (200 messages, under 2 MB), so its peak RSS stays far below
     the backlog: the rest waits in the broker."""
     warehouse = make_pg_database()
@@ -190,23 +190,23 @@ def test_backpressure_fast_producer_consumer_memory_bounded(
     bodies = [
         f'{{"event_id": "e{i}", "occurred_at": "2026-03-10T00:00:00+00:00", "pad": "{padding}"}}'
         .encode()
-        for i in range(12_000)
+        for i in range(8_000)
     ]  # fmt: skip
     consumer = make_consumer(rabbitmq_url, warehouse, queue, "--prefetch", "200").start()
     consumer.wait_log("consuming")
     publish(rabbitmq_url, queue, bodies)
     depth = queue_depth(rabbitmq_url, queue)
-    assert depth.ready > 3_000 and depth.consumers == 1  # the producer outran it
+    assert depth.ready > 2_000 and depth.consumers == 1  # the producer outran it
     assert consumer_lag_seconds(warehouse, queue, depth) >= 0.0
-    wait_landed(warehouse, queue, 3_000)  # it kept landing through the backlog
+    wait_landed(warehouse, queue, 2_000)  # it kept landing through the backlog
     assert consumer.proc is not None
     peak = _peak_rss_mb(consumer.proc.pid)
     consumer.close()
     assert consumer.proc.returncode == 0
-    assert peak < 250, f"consumer peak RSS {peak:.0f} MB for a 96 MB backlog"
+    assert peak < 250, f"consumer peak RSS {peak:.0f} MB for a 64 MB backlog"
     ids = landed(warehouse, queue)
-    assert len(ids) == len(set(ids)) and set(ids) <= {f"e{i}" for i in range(12_000)}
-    assert len(ids) + queue_depth(rabbitmq_url, queue).ready == 12_000  # nothing lost
+    assert len(ids) == len(set(ids)) and set(ids) <= {f"e{i}" for i in range(8_000)}
+    assert len(ids) + queue_depth(rabbitmq_url, queue).ready == 8_000  # nothing lost
 
 
 def test_make_run_lands_what_waits_in_the_queue_and_says_so(
