@@ -1,10 +1,10 @@
-# platform_assets: make run | make dev | make test | make health | make report | make metrics | make bench | make lint
+# platform_assets: make run | make dev | make test | make health | make report | make metrics | make consume | make bench | make lint
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run dev test health report metrics worker lint format bench clean
+.PHONY: install run dev test health report metrics consume worker lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ worker: $(STAMP)  ## a dagster-celery worker (deploy/README.md): QUEUES=extract,
 metrics: $(STAMP)  ## Prometheus exporter on http://127.0.0.1:9464/metrics (PLATFORM_METRICS_PORT)
 	$(BIN)/platform-metrics
 
+consume: $(STAMP)  ## event consumer: RabbitMQ (PLATFORM_RABBITMQ_URL) -> landing.shipment_events
+	$(BIN)/platform-consume $(CONSUME_ARGS)
+
 BENCH_STAMP := $(VENV)/.bench-stamp
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
@@ -51,6 +54,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.load $(BENCH_ARGS)
 	$(BIN)/python -m bench.scale $(SCALE_ARGS)  # + Redis; 16 partitions 4 ways, ~25 min
 	$(BIN)/python -m bench.report  # quality report, 30 tables x 365 partitions, synthetic facts
+	$(BIN)/python -m bench.queue $(QUEUE_ARGS)  # + RabbitMQ; 100k and 1M events, ~20 min
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

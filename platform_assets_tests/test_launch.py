@@ -38,6 +38,7 @@ def test_platform_run_materializes_everything_and_prints_the_summary(tmp_path: P
     orders = next(row for row in summary.splitlines() if row.startswith("orders "))
     assert orders.split()[2:4] == ["190", "10"]  # 200 orders, 5% defective, quarantined
     assert "http://127.0.0.1:3000" in proc.stdout
+    assert "events: no broker configured (PLATFORM_RABBITMQ_URL unset), skipped" in proc.stdout
     home = tmp_path / "home"
     assert (home / "dagster_home" / "dagster.yaml").read_text() == EMBEDDED_INSTANCE
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:

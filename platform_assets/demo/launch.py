@@ -31,6 +31,14 @@ from platform_assets.demo.config import (
 from platform_assets.demo.drops import write_drops
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
+from platform_assets.events.broker import (
+    LOCAL_BROKER_URL,
+    broker_answers,
+    broker_url,
+    events_queue,
+    shown,
+)
+from platform_assets.events.consumer import BrokerUnavailable, Consumer, Settings, consumer_log
 from platform_assets.home import DagsterHomeMissing, platform_home, prepare_environment
 from platform_assets.processes import child_preexec, stop_group
 from platform_assets.redaction import redact_known, without_password
@@ -83,6 +91,7 @@ def run(env: dict[str, str]) -> int:
     cfg = DemoConfig.from_env(env)
     day = latest_complete_day()
     prepare_demo_sources(env, cfg, day)
+    events = land_queued_events(env)
     with DemoApi(cfg, env["PLATFORM_API_TOKEN"]) as api:
         env["PLATFORM_API_URL"] = api.url
         defs = build_definitions()
@@ -100,11 +109,62 @@ def run(env: dict[str, str]) -> int:
     summary = (
         f"\nplatform_assets: partition {day} on {warehouse}\n"
         f"{format_summary(summarize(result, keys))}\n"
+        f"{events}\n"
         f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}\n"
         f"Open the UI with `make dev`, then {ui_url(env)}"
     )
     print(redact_known(summary, env))  # nothing secret reaches a terminal or a CI log
     return 0 if result.success else 1
+
+
+def land_queued_events(env: dict[str, str]) -> str:
+    """make run: drain the event queue into the landing table once, before the run; a line
+    for the summary. No broker configured (the embedded default): nothing to land, said so."""
+    url = broker_url(env)
+    if url is None:
+        return "events: no broker configured (PLATFORM_RABBITMQ_URL unset), skipped"
+    from platform_assets.home import embedded_warehouse_url
+
+    settings = Settings(
+        broker_url=url,
+        warehouse_url=env.get("PLATFORM_WAREHOUSE_URL") or embedded_warehouse_url(env),
+        queue=events_queue(env),
+        stream=events_queue(env),
+        drain=True,
+        max_reconnects=3,  # a configured broker that is down fails the run, loudly
+    )
+    consumer = Consumer(settings, consumer_log(settings.stream, settings.queue))
+    consumer.run()
+    t = consumer.totals
+    return (
+        f"events: {t.landed} landed, {t.duplicates} duplicates, {t.quarantined} quarantined "
+        f"from queue {settings.queue} on {shown(url)} into landing.{settings.stream}"
+    )
+
+
+def dev_broker(env: dict[str, str]) -> str | None:
+    """make dev's broker: PLATFORM_RABBITMQ_URL, else RabbitMQ on 127.0.0.1:5672 if it answers."""
+    if url := broker_url(env):
+        return url
+    return LOCAL_BROKER_URL if broker_answers() else None
+
+
+def start_consumer(env: dict[str, str]) -> subprocess.Popen | None:
+    """make dev: the event consumer as a child process, when there is a broker."""
+    url = dev_broker(env)
+    if url is None:
+        print("events: no broker (PLATFORM_RABBITMQ_URL unset, none on 127.0.0.1:5672); "
+              "consumer not started")  # fmt: skip
+        return None
+    env["PLATFORM_RABBITMQ_URL"] = url
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "platform_assets.events.consumer"],
+        env=env,
+        start_new_session=True,
+        preexec_fn=child_preexec(signal.SIGTERM),  # lands its batch, then exits
+    )
+    print(f"events: consumer started on {shown(url)} (platform-demo publish sends some)")
+    return consumer
 
 
 def ui_url(env: Mapping[str, str]) -> str:
@@ -168,10 +228,13 @@ def dev(env: dict[str, str]) -> int:
         api = children.enter_context(DemoApi(cfg, env["PLATFORM_API_TOKEN"], port=api_port))
         env["PLATFORM_API_URL"] = api.url
         cli_env = children.enter_context(cli_env_file(env))
+        consumer = start_consumer(env)  # first: the UI's processes see the broker too
+        if consumer is not None:
+            children.callback(stop_group, consumer)
         ui = start_ui(env)
         children.callback(stop_group, ui)
         print(
-            f"Dagster UI: {env['PLATFORM_UI_URL']} (demo API at {api.url}); Ctrl-C stops both\n"
+            f"Dagster UI: {env['PLATFORM_UI_URL']} (demo API at {api.url}); Ctrl-C stops all\n"
             f"Beside the UI, in another terminal: . {cli_env} && .venv/bin/dagster asset "
             "materialize --select orders --partition <day> -m platform_assets.definitions"
         )
@@ -191,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
-    except (DagsterHomeMissing, PermanentDatabaseError) as exc:  # never a URL, only names
+    except (DagsterHomeMissing, PermanentDatabaseError, BrokerUnavailable) as exc:  # names only
         print(f"platform {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -113,6 +113,10 @@ def _by_class(exc: BaseException) -> Fault | None:
     if isinstance(exc, UnsupportedUrlError):
         return Fault("permanent", "unknown URL scheme")
     name = type(exc).__name__
+    if name == "IOException" and "Could not set lock on file" in str(exc):
+        # DuckDB admits one writing process: another one (the event consumer, a second
+        # launcher) holds the file for a moment. Waiting is the cure.
+        return Fault("transient", "DuckDB file locked by another process")
     if name == "NoSuchModuleError":  # SQLAlchemy: no dialect for the URL's scheme
         return Fault("permanent", "unknown URL scheme")
     if name == "ArgumentError" and "URL" in str(exc):  # SQLAlchemy: not a URL at all

@@ -203,3 +203,31 @@ def test_preflight_names_the_variable_and_a_good_url_passes(postgres_url: str) -
     with pytest.raises(PermanentDatabaseError) as caught:
         SqlDatabase(url=bad, url_env="SHOP_DB_URL").preflight()
     assert (caught.value.variable, caught.value.reason) == ("SHOP_DB_URL", "unknown database")
+
+
+def test_duckdb_file_locked_by_another_process_is_transient(tmp_path) -> None:
+    """The event consumer and a step may meet on the embedded file: the loser waits."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(path)!r}); "
+            "print('held', flush=True); sys.stdin.read()",
+        ],  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(duckdb.IOException) as caught:
+            duckdb.connect(str(path))
+        assert classify(caught.value) == Fault("transient", "DuckDB file locked by another process")
+    finally:
+        holder.communicate("", timeout=30)
