@@ -140,7 +140,8 @@ def build_event_sensor(
         "again when late events land for it.",
         required_resource_keys={"warehouse"},
     )
-    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    def _sensor(context: dg.SensorEvaluationContext, **_: object) -> dg.SensorResult:
+        # A direct call (tests) also passes the resources by keyword.
         warehouse, now = context.resources.warehouse, clock()
         with warehouse.session() as session:
             prepare_landing(session, table)
