@@ -14,6 +14,9 @@ Rules, per day from ``lookback_days`` before the latest closed day up to it:
 * A day the sensor has not seen yet (a first start, a day beyond the cursor) that is
   already materialized from the same number of events (``rows_extracted``, e.g. by the
   daily schedule) is recorded without a run.
+* With no broker configured (the embedded default) the sensor skips without opening the
+  warehouse: nothing can land, the daily schedule builds each (empty) day, and a sensor
+  opening the embedded DuckDB file from the daemon would contend with running steps for it.
 * At most ``max_runs_per_tick`` runs per tick; the rest wait for the next tick. Days older
   than the look-back leave the cursor: a late event for them needs a backfill.
 """
@@ -31,6 +34,7 @@ import dagster as dg
 
 from platform_assets.automation.partitions import PARTITIONS_START
 from platform_assets.contracts import Contract
+from platform_assets.sources.broker import EventBroker
 from platform_assets.warehouse.landed import LandedDay, landed_day, prepare_landing
 
 EXTRACTED_KEY = "rows_extracted"  # metadata of every source materialization
@@ -122,12 +126,14 @@ class EventSensorLogic:
 
 def build_event_sensor(
     contract: Contract,
+    broker_key: str,
     lookback_days: int = 7,
     max_runs_per_tick: int = 10,
     minimum_interval_seconds: int = 60,
     clock: Clock = time.time,
 ) -> dg.SensorDefinition:
-    """Requires the ``warehouse`` resource (the landing table lives there)."""
+    """Requires the ``warehouse`` (the landing table lives there) and the stream's
+    ``EventBroker`` resource, named ``broker_key``."""
     logic = EventSensorLogic(contract, lookback_days, max_runs_per_tick)
     table = contract.table
 
@@ -138,10 +144,17 @@ def build_event_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Builds each day of {table} once it closes (late-arrival window), and "
         "again when late events land for it.",
-        required_resource_keys={"warehouse"},
+        required_resource_keys={"warehouse", broker_key},
     )
     def _sensor(context: dg.SensorEvaluationContext, **_: object) -> dg.SensorResult:
         # A direct call (tests) also passes the resources by keyword.
+        broker: EventBroker = getattr(context.resources, broker_key)
+        if not broker.configured:
+            return dg.SensorResult(
+                skip_reason=f"no broker configured ({broker.url_env} is not set): nothing lands; "
+                "the daily schedule builds each day",
+                cursor=context.cursor,
+            )
         warehouse, now = context.resources.warehouse, clock()
         with warehouse.session() as session:
             prepare_landing(session, table)

@@ -78,6 +78,7 @@ class EventStreamSource(PlatformComponent):
             sensors.append(
                 build_event_sensor(
                     contract,
+                    here.name,
                     lookback_days=stream.sensor.lookback_days,
                     max_runs_per_tick=stream.sensor.max_runs_per_tick,
                     minimum_interval_seconds=stream.sensor.interval_s,

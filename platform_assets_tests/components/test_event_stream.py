@@ -19,11 +19,13 @@ from platform_assets.automation.event_sensor import build_event_sensor, latest_c
 from platform_assets.contracts import Contract, contracts
 from platform_assets.contracts.loader import ContractError, parse_contract
 from platform_assets.definitions import build_definitions
+from platform_assets.sources.broker import EventBroker
 from platform_assets.warehouse.landed import prepare_landing
 from platform_assets.warehouse.landing import landing_table
 from platform_assets.warehouse.resource import Warehouse
 
-STREAM = "shipment_events"
+STREAM = "shipment_events"  # also the folder of defs/, the broker resource's key
+BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"  # the event sensor never connects to it
 DAY = date(2026, 11, 20)
 START = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -168,7 +170,9 @@ def tick(
     cursor: str | None,
 ) -> dg.SensorResult:
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"warehouse": warehouse}
+        instance=instance,
+        cursor=cursor,
+        resources={"warehouse": warehouse, STREAM: EventBroker(url=BROKER_URL)},
     )
     return sensor(context)
 
@@ -181,7 +185,7 @@ def test_days_build_once_closed_and_late_events_reopen_them(
     definitions: dg.Definitions, warehouse: Warehouse, contract: Contract
 ) -> None:
     clock = {"now": at(DAY, 25)}  # 01:00 the next day: the 2h late-arrival window is open
-    sensor = build_event_sensor(contract, lookback_days=1, clock=lambda: clock["now"])
+    sensor = build_event_sensor(contract, STREAM, lookback_days=1, clock=lambda: clock["now"])
     land(warehouse, [event(n) for n in range(3)], START + timedelta(hours=23))
     before = DAY - timedelta(days=1)
     with dg.DagsterInstance.ephemeral() as instance:
@@ -212,6 +216,20 @@ def test_days_build_once_closed_and_late_events_reopen_them(
         assert metadata(result)["rows_loaded"] == 5
         assert warehouse.count(contract, DAY) == 5  # exact: replaced, never appended
         assert keys(tick(sensor, instance, warehouse, None)) == [f"{STREAM}/{before}/0"]
+
+
+def test_without_a_broker_the_sensor_leaves_the_warehouse_alone(
+    contract: Contract, tmp_path: Path
+) -> None:
+    missing = Warehouse(url=f"duckdb:///{tmp_path / 'never' / 'created.duckdb'}")
+    sensor = build_event_sensor(contract, STREAM, clock=lambda: at(DAY, 30))
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, resources={"warehouse": missing, STREAM: EventBroker(url="")}
+        )
+        result = sensor(context)
+    assert result.run_requests == [] and "no broker configured" in str(result.skip_reason)
+    assert not (tmp_path / "never").exists()
 
 
 def test_the_contract_says_when_a_day_closes_and_how_much_lag_is_tolerated(
