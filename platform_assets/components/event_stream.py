@@ -50,12 +50,17 @@ class Sensor(dg.Resolvable, dg.Model):
     lookback_days: int = Field(
         default=7, description="Closed days watched for late events; older ones: backfill."
     )
-    max_runs_per_tick: int = Field(default=10)
+    max_runs_per_tick: int = Field(
+        default=10, description="Days requested per tick at most; the rest wait a tick."
+    )
 
 
 class Stream(ContractTable):
     page_size: int = Field(default=50_000, description="Landed events read per page.")
-    sensor: Sensor = Sensor()
+    sensor: Sensor = Field(
+        default=Sensor(),
+        description="The sensor that builds each day once closed and again for late events.",
+    )
 
 
 class EventStreamSource(PlatformComponent):
@@ -63,8 +68,14 @@ class EventStreamSource(PlatformComponent):
     asset per stream, a sensor building closed days and reopening them for late events, and
     a consumer-lag alert."""
 
-    broker: Broker = Broker()
-    streams: list[Stream] = Field(min_length=1)
+    broker: Broker = Field(
+        default=Broker(), description="Where the streams' queues are (depth, lag)."
+    )
+    streams: list[Stream] = Field(
+        min_length=1,
+        description="One per stream; its contract's table names the stream, its landing "
+        "table (landing.<table>) and its queue.",
+    )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         here = Located(context)

@@ -3,8 +3,9 @@
 Serves /metrics on PLATFORM_METRICS_ADDR:PLATFORM_METRICS_PORT (127.0.0.1:9464) and polls
 the instance every ``--interval`` seconds. With PLATFORM_RABBITMQ_URL set it also reads each
 pushed event stream's queue depth and consumer lag (the landing table in the warehouse, the
-queue on the broker); without it there is no stream to observe (the embedded default). With PLATFORM_PUSHGATEWAY_URL set it also pushes
-the registry to that Pushgateway after each poll (``--once`` polls and pushes once, for cron).
+queue on the broker); without it there is no stream to observe (the embedded default).
+With PLATFORM_PUSHGATEWAY_URL set it also pushes the registry to that Pushgateway after each
+poll (``--once`` polls and pushes once, for cron).
 """
 
 from __future__ import annotations
