@@ -19,6 +19,7 @@ from platform_assets.automation.event_sensor import build_event_sensor, latest_c
 from platform_assets.contracts import Contract, contracts
 from platform_assets.contracts.loader import ContractError, parse_contract
 from platform_assets.definitions import build_definitions
+from platform_assets.observability.summary import event_lines, event_streams, summarize
 from platform_assets.sources.broker import EventBroker
 from platform_assets.warehouse.landed import prepare_landing
 from platform_assets.warehouse.landing import landing_table
@@ -161,6 +162,27 @@ def test_an_empty_day_builds_with_zero_rows(
     assert result.success
     assert (metadata(result)["rows_extracted"], metadata(result)["rows_loaded"]) == (0, 0)
     assert all(e.passed for e in result.get_asset_check_evaluations())
+
+
+def test_the_run_summary_says_what_happened_to_events(
+    definitions: dg.Definitions, warehouse: Warehouse
+) -> None:
+    land(warehouse, [event(n) for n in range(4)], START + timedelta(hours=1))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize(definitions, warehouse, instance)
+    streams = event_streams(definitions)
+    assert list(streams) == [STREAM] and not streams[STREAM].configured
+    rows = summarize(result, [dg.AssetKey(STREAM), dg.AssetKey("orders")])
+    assert event_lines(rows, streams) == [
+        f"{STREAM}: 4 landed event(s) (no broker configured: PLATFORM_RABBITMQ_URL is not set)"
+    ]
+    configured = {STREAM: EventBroker(url=BROKER_URL)}
+    assert event_lines(rows[1:], configured) == []  # only streams have a line
+    unbuilt = summarize(result, [dg.AssetKey(STREAM)])
+    unbuilt[0].rows_extracted = None
+    assert event_lines(unbuilt, configured) == [
+        f"{STREAM}: not built (from the broker in PLATFORM_RABBITMQ_URL)"
+    ]
 
 
 def tick(
