@@ -58,6 +58,7 @@ def expected_rows(cfg=TEST_CFG) -> dict[str, int]:
         "daily_revenue_by_country": countries,
         "marketing_roas": 5,
         "customer_lifetime_value": len(customers),
+        "shipment_events": 0,  # pushed events: nothing lands without a broker and a consumer
     }
 
 
