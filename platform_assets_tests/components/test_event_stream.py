@@ -88,6 +88,14 @@ def warehouse(tmp_path: Path) -> Warehouse:
     return Warehouse(url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
+    """The embedded default and PostgreSQL (the production warehouse)."""
+    if request.param == "duckdb":
+        return Warehouse(url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    return Warehouse(url=request.getfixturevalue("make_pg_database")())
+
+
 @pytest.fixture
 def contract() -> Contract:
     return contracts()[STREAM]
@@ -204,8 +212,9 @@ def keys(result: dg.SensorResult) -> list[str]:
 
 
 def test_days_build_once_closed_and_late_events_reopen_them(
-    definitions: dg.Definitions, warehouse: Warehouse, contract: Contract
+    definitions: dg.Definitions, any_warehouse: Warehouse, contract: Contract
 ) -> None:
+    warehouse = any_warehouse
     clock = {"now": at(DAY, 25)}  # 01:00 the next day: the 2h late-arrival window is open
     sensor = build_event_sensor(contract, STREAM, lookback_days=1, clock=lambda: clock["now"])
     land(warehouse, [event(n) for n in range(3)], START + timedelta(hours=23))
