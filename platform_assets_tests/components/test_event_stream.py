@@ -16,6 +16,8 @@ import dagster as dg
 import pytest
 
 from platform_assets.automation.event_sensor import build_event_sensor, latest_closed_day
+from platform_assets.components.common import ConfigError
+from platform_assets.components.event_stream import _check_contract
 from platform_assets.contracts import Contract, contracts
 from platform_assets.contracts.loader import ContractError, parse_contract
 from platform_assets.definitions import build_definitions
@@ -285,4 +287,23 @@ def test_the_contract_says_when_a_day_closes_and_how_much_lag_is_tolerated(
         parse_contract({**raw, "lag": {"warn": "15m", "error": "5m"}}, "t.yaml")
     with pytest.raises(ContractError, match=r"t.yaml: lag: needs exactly the fields"):
         parse_contract({**raw, "lag": {"warn": "5m", "eror": "15m"}}, "t.yaml")
-    assert replace(contract, lag=None).lag is None
+
+
+class Here:
+    """Where a component's message points (components.common.Located's interface)."""
+
+    def where(self, field: str) -> str:
+        return f"shipment_events/defs.yaml: attributes.{field}"
+
+
+def test_a_contract_that_is_no_event_stream_is_refused_naming_what_it_lacks(
+    contract: Contract,
+) -> None:
+    plain = replace(contract, late_arrival=None, primary_key=("order_id",))
+    with pytest.raises(ConfigError) as raised:
+        _check_contract(Here(), plain, "streams[0]")  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "shipment_events/defs.yaml: attributes.streams[0]: shipment_events/shipment_events.yaml "
+        "is an event stream's contract and needs late_arrival: {window: ...}, an event_id "
+        "column as its primary key"
+    )
