@@ -19,7 +19,8 @@ from platform_assets.home import EMBEDDED_INSTANCE
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = (
     "customers orders payments marketing_spend stg_customers stg_orders stg_payments "
-    "stg_marketing_spend daily_revenue_by_country marketing_roas customer_lifetime_value"
+    "stg_marketing_spend daily_revenue_by_country marketing_roas customer_lifetime_value "
+    "shipment_events"
 ).split()
 
 
@@ -39,6 +40,9 @@ def test_platform_run_materializes_everything_and_prints_the_summary(tmp_path: P
     assert orders.split()[2:4] == ["190", "10"]  # 200 orders, 5% defective, quarantined
     assert "http://127.0.0.1:3000" in proc.stdout
     assert "events: no broker configured (PLATFORM_RABBITMQ_URL unset), skipped" in proc.stdout
+    # No broker on a fresh machine: the events asset builds empty, and the summary says why.
+    no_broker = "(no broker configured: PLATFORM_RABBITMQ_URL is not set)"
+    assert f"\nshipment_events: 0 landed event(s) {no_broker}\n" in proc.stdout
     home = tmp_path / "home"
     assert (home / "dagster_home" / "dagster.yaml").read_text() == EMBEDDED_INSTANCE
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:

@@ -67,6 +67,10 @@ of the record, e.g. the partition day of an API that sends only a timestamp), `t
 | `freshness` | `warn_after`, `fail_after` (e.g. `26h`) |
 | `deadline` | partitioned tables: UTC time of day (`"06:00"`) by which yesterday's \
 partition is materialized |
+| `late_arrival` | pushed event streams: `{{window: 2h}}`, a day is built once it ended this \
+long ago; events arriving later reopen it |
+| `lag` | pushed event streams: `{{warn: 5m, error: 15m}}`, the consumer-lag objective (an \
+alert like freshness) |
 | `drift_policy` | `fail` (default), `ignore_extra` or `evolve`, see below |
 | `quarantine_threshold` | raw tables (required): max share of quarantined rows, 0 to 1 |
 | `volume` | `min_rows` (default 1); partitioned tables also `history_partitions` (14), \
@@ -200,6 +204,16 @@ def _facts(contract: Contract) -> list[str]:
         facts.append(f"- volume: min_rows {volume.min_rows}")
     if contract.deadline is not None:
         facts.append(f"- deadline: yesterday's partition by {contract.deadline:%H:%M} UTC")
+    if contract.late_arrival is not None:
+        window = _duration(contract.late_arrival.window)
+        facts.append(
+            f"- late arrival: a day is built {window} after it ends; later events reopen it"
+        )
+    if contract.lag is not None:
+        facts.append(
+            f"- consumer lag: warn after {_duration(contract.lag.warn)}, "
+            f"error after {_duration(contract.lag.error)}"
+        )
     if contract.row_rules:
         facts.append("- row rules: " + ", ".join(f"`{r}`" for r in contract.row_rules))
     checks = ", ".join(f"`{n}` ({contract.severity(n)})" for n in contract.check_names)

@@ -25,6 +25,8 @@ from platform_assets.contracts.model import (
     Contract,
     Derivation,
     Freshness,
+    Lag,
+    LateArrival,
     RowRule,
     Volume,
 )
@@ -53,6 +55,8 @@ TOP_LEVEL_FIELDS = {
     "quarantine_threshold",
     "check_severity",
     "deadline",
+    "late_arrival",
+    "lag",
 }
 DEADLINE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 COLUMN_REF = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
@@ -170,6 +174,36 @@ def _parse_deadline(raw: Any, partitioned: bool, where: str) -> time | None:
     if not partitioned:
         raise _fail(where, "only partitioned tables have a per-partition deadline")
     return time(int(match.group(1)), int(match.group(2)))
+
+
+def _mapping(raw: Any, fields: set[str], where: str) -> dict:
+    if not isinstance(raw, dict):
+        raise _fail(where, f"must be a mapping, got {raw!r}")
+    unknown = set(raw) - fields
+    missing = fields - set(raw)
+    if unknown or missing:
+        raise _fail(where, f"needs exactly the fields {sorted(fields)}, got {sorted(raw)}")
+    return raw
+
+
+def _parse_late_arrival(raw: Any, partitioned: bool, where: str) -> LateArrival | None:
+    """``late_arrival: {window: 2h}``: a day of a pushed stream closes this long after it ends."""
+    if raw is None:
+        return None
+    if not partitioned:
+        raise _fail(where, "only partitioned tables have days to close")
+    return LateArrival(window=_duration(_mapping(raw, {"window"}, where)["window"], where))
+
+
+def _parse_lag(raw: Any, where: str) -> Lag | None:
+    """``lag: {warn: 5m, error: 15m}``: the consumer's lag objective (alerts like freshness)."""
+    if raw is None:
+        return None
+    fields = _mapping(raw, {"warn", "error"}, where)
+    lag = Lag(warn=_duration(fields["warn"], where), error=_duration(fields["error"], where))
+    if lag.warn >= lag.error:
+        raise _fail(where, "warn must be shorter than error")
+    return lag
 
 
 def _is_number(value: Any) -> bool:
@@ -323,6 +357,10 @@ def parse_contract(raw: Any, source_file: str) -> Contract:
         deadline=_parse_deadline(
             raw.get("deadline"), partition_column is not None, f"{where}: deadline"
         ),
+        late_arrival=_parse_late_arrival(
+            raw.get("late_arrival"), partition_column is not None, f"{where}: late_arrival"
+        ),
+        lag=_parse_lag(raw.get("lag"), f"{where}: lag"),
         source_file=source_file,
     )
     severities = _parse_severities(

@@ -91,6 +91,22 @@ class Freshness:
 
 
 @dataclass(frozen=True)
+class LateArrival:
+    """A pushed stream's events may arrive this long after their day ends: the day is closed
+    (and built) only then, and an event arriving later still reopens it."""
+
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How long a pushed stream's messages may wait unlanded: a warning, then an error."""
+
+    warn: timedelta
+    error: timedelta
+
+
+@dataclass(frozen=True)
 class Volume:
     """Expected rows per partition: a floor, and a robust z-score against recent partitions.
 
@@ -120,6 +136,8 @@ class Contract:
     quarantine_threshold: float | None = None  # raw tables: max share of quarantined rows
     deadline: time | None = None  # partitioned: UTC time of day by which D-1 is materialized
     check_severity: tuple[tuple[str, Severity], ...] = ()  # check name -> severity (else ERROR)
+    late_arrival: LateArrival | None = None  # pushed event streams only
+    lag: Lag | None = None  # pushed event streams only: the consumer's lag objective
     source_file: str = field(default="", compare=False)
     path: Path | None = field(default=None, compare=False)  # the YAML file, when read from one
 

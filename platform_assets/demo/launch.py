@@ -81,7 +81,12 @@ def run(env: dict[str, str]) -> int:
     from platform_assets.automation.pools import ensure_pool_limits, job_pools
     from platform_assets.automation.supervised_run import RunInterrupted, execute_supervised
     from platform_assets.definitions import build_definitions, preflight
-    from platform_assets.observability.summary import format_summary, summarize
+    from platform_assets.observability.summary import (
+        event_lines,
+        event_streams,
+        format_summary,
+        summarize,
+    )
 
     # A SIGTERM stops the run like Ctrl-C: canceled, slots freed, the demo API stopped.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -106,9 +111,12 @@ def run(env: dict[str, str]) -> int:
                 return 130
     keys = defs.resolve_asset_graph().toposorted_asset_keys
     warehouse = without_password(env.get("PLATFORM_WAREHOUSE_URL", "DuckDB"))
+    rows = summarize(result, keys)
+    streams = "".join(f"\n{line}" for line in event_lines(rows, event_streams(defs)))
+    streams += "\n" if streams else ""
     summary = (
         f"\nplatform_assets: partition {day} on {warehouse}\n"
-        f"{format_summary(summarize(result, keys))}\n"
+        f"{format_summary(rows)}\n{streams}"
         f"{events}\n"
         f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}\n"
         f"Open the UI with `make dev`, then {ui_url(env)}"

@@ -1,8 +1,11 @@
 """``make metrics``: a small Prometheus exporter reading the Dagster instance.
 
 Serves /metrics on PLATFORM_METRICS_ADDR:PLATFORM_METRICS_PORT (127.0.0.1:9464) and polls
-the instance every ``--interval`` seconds. With PLATFORM_PUSHGATEWAY_URL set it also pushes
-the registry to that Pushgateway after each poll (``--once`` polls and pushes once, for cron).
+the instance every ``--interval`` seconds. With PLATFORM_RABBITMQ_URL set it also reads each
+pushed event stream's queue depth and consumer lag (the landing table in the warehouse, the
+queue on the broker); without it there is no stream to observe (the embedded default).
+With PLATFORM_PUSHGATEWAY_URL set it also pushes the registry to that Pushgateway after each
+poll (``--once`` polls and pushes once, for cron).
 """
 
 from __future__ import annotations
@@ -17,13 +20,19 @@ from collections.abc import Mapping
 import dagster as dg
 from prometheus_client import push_to_gateway, start_http_server
 
+from platform_assets.alerts.lag import StreamLag, stream_lag
 from platform_assets.alerts.resource import alert_state_url
 from platform_assets.alerts.store import AlertStore
+from platform_assets.contracts import Contract, contracts
+from platform_assets.home import embedded_warehouse_url
 from platform_assets.observability.metrics import PlatformMetrics
 from platform_assets.redaction import redact, url_secrets
+from platform_assets.sources.broker import EventBroker
+from platform_assets.warehouse.resource import Warehouse
 
 log = logging.getLogger("platform_assets.metrics")
 PUSH_JOB = "platform_assets"
+BROKER_ENV = "PLATFORM_RABBITMQ_URL"
 
 
 class PushError(RuntimeError):
@@ -38,11 +47,24 @@ def push(url: str, metrics: PlatformMetrics) -> None:
         raise PushError(f"push to the Pushgateway failed: {reason}") from None
 
 
+def stream_lags(env: Mapping[str, str], now: float) -> list[tuple[Contract, StreamLag]]:
+    """Every pushed stream (a contract with a late-arrival window) when a broker is set."""
+    if not env.get(BROKER_ENV):
+        return []
+    warehouse = Warehouse(url=env.get("PLATFORM_WAREHOUSE_URL") or embedded_warehouse_url(env))
+    broker = EventBroker(url=env[BROKER_ENV], url_env=BROKER_ENV)
+    streams = [c for c in contracts().values() if c.late_arrival is not None]
+    return [(c, stream_lag(warehouse, broker, c.table, now)) for c in streams]
+
+
 def poll_once(
     instance: dg.DagsterInstance, metrics: PlatformMetrics, env: Mapping[str, str]
 ) -> int:
     store = AlertStore(alert_state_url(env))
-    runs = metrics.poll(instance, store, time.time())
+    now = time.time()
+    runs = metrics.poll(instance, store, now)
+    for contract, lag in stream_lags(env, now):
+        metrics.observe_stream(contract, lag)
     if env.get("PLATFORM_PUSHGATEWAY_URL"):
         push(env["PLATFORM_PUSHGATEWAY_URL"], metrics)
     return runs

@@ -16,9 +16,10 @@ import dagster as dg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from platform_assets.alerts.freshness import STATE_VALUE, freshness_of
+from platform_assets.alerts.lag import LAG_STATE_VALUE, StreamLag
 from platform_assets.alerts.runs import FinishedRun, RunCursor, finished_runs, run_events
 from platform_assets.alerts.store import AlertStore
-from platform_assets.contracts import contracts
+from platform_assets.contracts import Contract, contracts
 from platform_assets.quality.evaluations import check_evaluations
 
 E = dg.DagsterEventType
@@ -96,6 +97,24 @@ class PlatformMetrics:
             "platform_freshness_state",
             "Freshness against the contract: 0 fresh, 1 warn, 2 fail, -1 never materialized",
             ["asset"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "platform_stream_queue_depth",
+            "Messages of a pushed event stream waiting in its broker queue",
+            ["stream"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "platform_stream_lag_seconds",
+            "Consumer lag: 0 with an empty queue, else seconds since the newest event landed",
+            ["stream"],
+            registry=r,
+        )
+        self.lag_state = Gauge(
+            "platform_stream_lag_state",
+            "Consumer lag against the contract's objective: 0 ok, 1 warn, 2 error, -1 unknown",
+            ["stream"],
             registry=r,
         )
         self.open_alerts = Gauge(
@@ -176,6 +195,16 @@ class PlatformMetrics:
             self.freshness_state.labels(contract.table).set(STATE_VALUE[fresh.state])
             if fresh.lag_s is not None:
                 self.freshness_lag.labels(contract.table).set(fresh.lag_s)
+
+    def observe_stream(self, contract: Contract, lag: StreamLag) -> None:
+        """A stream's queue depth and consumer lag (``alerts.lag.stream_lag``); unknown
+        values leave their series absent rather than reporting a made-up zero."""
+        self.lag_state.labels(lag.stream).set(LAG_STATE_VALUE[lag.state(contract)])
+        for gauge, value in ((self.queue_depth, lag.queue_depth), (self.consumer_lag, lag.lag_s)):
+            if value is None:
+                gauge.remove(lag.stream)
+            else:
+                gauge.labels(lag.stream).set(value)
 
     def _observe_alerts(self, rows: Iterable[Any]) -> None:
         counts: dict[tuple[str, str], int] = {}

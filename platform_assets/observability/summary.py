@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
+
+from platform_assets.sources.broker import EventBroker
+
+SOURCE_TAG = "platform/source"  # the asset's defs folder (components/raw_asset.py)
 
 
 @dataclass
@@ -13,6 +17,7 @@ class AssetSummary:
     asset: str
     status: str  # materialized | not run
     rows_loaded: int | None = None
+    rows_extracted: int | None = None  # event streams: the day's landed events
     rows_quarantined: int | None = None
     checks_passed: int = 0
     checks_warned: int = 0  # failed with severity WARN: reported, never blocking
@@ -29,6 +34,8 @@ def summarize(
         summary.status = "materialized"
         metadata = materialization.metadata
         summary.rows_loaded = metadata["rows_loaded"].value if "rows_loaded" in metadata else None
+        if "rows_extracted" in metadata:
+            summary.rows_extracted = metadata["rows_extracted"].value
         if "rows_quarantined" in metadata:
             summary.rows_quarantined = metadata["rows_quarantined"].value
     for evaluation in result.get_asset_check_evaluations():
@@ -64,3 +71,36 @@ def format_summary(rows: Sequence[AssetSummary]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def event_streams(defs: dg.Definitions) -> dict[str, EventBroker]:
+    """Each pushed event stream's asset and the broker of its defs folder."""
+    resources = defs.resources or {}
+    streams = {}
+    for asset in defs.assets or []:
+        assert isinstance(asset, dg.AssetsDefinition)
+        for spec in asset.specs:
+            broker = resources.get(spec.tags.get(SOURCE_TAG, ""))
+            if isinstance(broker, EventBroker):
+                streams[spec.key.to_user_string()] = broker
+    return streams
+
+
+def event_lines(rows: Sequence[AssetSummary], streams: Mapping[str, EventBroker]) -> list[str]:
+    """What happened to events: a pushed stream builds from what its consumer landed, and
+    with no broker configured (the embedded default) nothing lands: say so, not just 0."""
+    lines = []
+    for row in rows:
+        broker = streams.get(row.asset)
+        if broker is None:
+            continue
+        how = (
+            f"from the broker in {broker.url_env}"
+            if broker.configured
+            else f"no broker configured: {broker.url_env} is not set"
+        )
+        if row.rows_extracted is None:
+            lines.append(f"{row.asset}: not built ({how})")
+        else:
+            lines.append(f"{row.asset}: {row.rows_extracted} landed event(s) ({how})")
+    return lines

@@ -183,7 +183,8 @@ def read_drop(
 
 
 def split_row_problems(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Rows whose field count broke the header, as quarantine entries, and the other rows.
+    """Rows whose field count broke the header (or, for events, whose body is no JSON
+    object), as quarantine entries, and the other rows.
 
     Frames without ROW_PROBLEM (every source but drops) pass through unchanged.
     """
@@ -198,6 +199,7 @@ def split_row_problems(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str
         record = {k: v for k, v in frame.loc[idx].drop(ROW_PROBLEM).items() if v is not None}
         if problem["extra"]:
             record[EXTRA_FIELDS] = problem["extra"]
-        reason = {"column": "*", "check": ROW_PROBLEM_CHECK, "value": problem["reason"]}
+        check = problem.get("check", ROW_PROBLEM_CHECK)  # e.g. an event body that is no object
+        reason = {"column": "*", "check": check, "value": problem["reason"]}
         entries.append({"record": record, "reasons": [reason]})
     return clean, entries
