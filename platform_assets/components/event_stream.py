@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from platform_assets.alerts.lag import build_lag_alert_sensor
@@ -34,6 +34,9 @@ from platform_assets.sources.broker import EventBroker
 from platform_assets.sources.events import events_frame
 from platform_assets.warehouse.landed import landed_page, prepare_landing
 from platform_assets.warehouse.resource import Warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Broker(dg.Resolvable, dg.Model):

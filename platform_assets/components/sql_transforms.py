@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -23,12 +24,19 @@ from platform_assets.components.common import (
 )
 from platform_assets.components.metadata import source_system
 from platform_assets.components.sql_asset import build_sql_asset
-from platform_assets.components.sql_lineage import check_lineage
 from platform_assets.contracts import Contract
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 
 def parse_select(sql: str, where: str) -> exp.Query:
     """The file's one SELECT, identifiers normalized (``Raw.Tickets`` is ``raw.tickets``)."""
+    # sqlglot is imported when the definitions are built, not with the code location
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
     except sqlglot.errors.ParseError as exc:
@@ -52,6 +60,8 @@ def sql_dependencies(sql: str, catalog: Mapping[str, Contract], where: str) -> t
 def select_dependencies(
     tree: exp.Query, catalog: Mapping[str, Contract], where: str
 ) -> tuple[str, ...]:
+    from sqlglot import exp
+
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     deps = set()
     for table in tree.find_all(exp.Table):
@@ -123,8 +133,9 @@ class SqlTransforms(PlatformComponent):
             )
         if contract.layer == "raw":
             raise ConfigError(f"{where}: a transform's layer is staging or marts, not raw")
-        select_sql = path.read_text()
-        tree = parse_select(select_sql, where)
+        from platform_assets.components.sql_lineage import check_lineage  # sqlglot: see above
+
+        tree = parse_select(path.read_text(), where)
         deps = select_dependencies(tree, here.catalog, where)
         check_lineage(contract, deps, tree, here.catalog, where)
         systems = source_systems(deps, here.catalog)

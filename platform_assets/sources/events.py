@@ -12,12 +12,14 @@ come from the landing row. A body that is no JSON object is extracted as a broke
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-import pandas as pd
 
 from platform_assets.sources.drop_csv import ROW_PROBLEM
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LANDING_COLUMNS = ("event_id", "received_at")  # filled from the landing row when a column
 BODY_CHECK = "event_body"
@@ -66,4 +68,6 @@ def events_frame(rows: Iterable[Any], columns: Sequence[str]) -> pd.DataFrame:
         records.append(record)
     order = [*columns, *extra, ROW_PROBLEM]
     # From tuples with object dtype: an integer field beside a null keeps its ints.
+    import pandas as pd  # imported by the step, not with the code location
+
     return pd.DataFrame([[r.get(c) for c in order] for r in records], columns=order, dtype=object)
