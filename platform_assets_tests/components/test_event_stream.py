@@ -44,7 +44,7 @@ def event(n: int, day: date = DAY, **fields: object) -> dict:
     occurred = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(minutes=n)
     return {
         "event_id": f"evt-{day}-{n}",
-        "type": "shipped",
+        "type": "picked_up",
         "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
         "order_id": 100 + n,
         "payload": {"carrier": "dhl", "tracking": f"T{n}"},
