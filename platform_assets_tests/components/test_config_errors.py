@@ -169,7 +169,7 @@ def test_the_fixture_loads_a_valid_project(project: DefsProject) -> None:
     api(project, "    base_url: http://127.0.0.1:1")
     defs = project.load()
     keys = {a.key.to_user_string() for a in defs.assets or []}
-    assert keys == {"marketing_spend", "customers", "orders"}
+    assert keys == {"marketing_spend", "customers", "orders", "quality_report"}  # + the report
 
 
 # (a) unknown fields
