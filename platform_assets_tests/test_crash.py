@@ -74,7 +74,8 @@ def test_sigkilled_runs_leave_nothing_behind_and_the_next_run_completes(tmp_path
 
 _ASSETS = (
     "customers orders payments marketing_spend stg_customers stg_orders stg_payments "
-    "stg_marketing_spend daily_revenue_by_country marketing_roas customer_lifetime_value"
+    "stg_marketing_spend daily_revenue_by_country marketing_roas customer_lifetime_value "
+    "shipment_events quality_report"
 ).split()
 
 

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 ASSETS = (
     "customers orders payments marketing_spend stg_customers stg_orders stg_payments "
     "stg_marketing_spend daily_revenue_by_country marketing_roas customer_lifetime_value "
-    "shipment_events"
+    "shipment_events quality_report"
 ).split()
 
 

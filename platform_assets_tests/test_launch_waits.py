@@ -102,7 +102,7 @@ def test_a_waiting_run_takes_over_the_slot_of_a_holder_that_died(tmp_path: Path)
             ) in output
             assert instance.get_run_by_id(holder).status == dg.DagsterRunStatus.FAILURE
             rows = summary(output)
-            assert len(rows) == 11 and all(r[0] == "materialized" for r in rows.values()), rows
+            assert len(rows) == 13 and all(r[0] == "materialized" for r in rows.values()), rows
             assert re.search(r"run [0-9a-f-]{36}: SUCCESS", output)
     finally:
         if owner.poll() is None:

@@ -41,4 +41,4 @@ def test_an_installed_wheel_loads_every_configured_table(tmp_path: Path) -> None
     assert probe.returncode == 0, probe.stderr[-3000:]
     loaded = json.loads(probe.stdout.strip().splitlines()[-1])
     assert loaded["file"].startswith(str(target))  # the wheel's copy, not this checkout
-    assert loaded["assets"] == sorted(contracts())
+    assert loaded["assets"] == sorted([*contracts(), "quality_report"])  # + the report

@@ -115,7 +115,7 @@ class PhaseTimes:
     reported as ``phase_timings`` metadata: where a slow run spends its time (bench/)."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+        self.seconds: dict[str, float] = dict.fromkeys(("extract_s", "validate_s", "load_s"), 0.0)
 
     def add(self, phase: str, seconds: float) -> None:
         self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds

@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from platform_assets.alerts.resource import Alerting
+from platform_assets.automation.executors import WAREHOUSE_QUEUE, celery_queue
 from platform_assets.contracts import Contract
 from platform_assets.home import platform_home
 from platform_assets.report.graph import TableGraph
@@ -48,6 +49,7 @@ def report_asset(contracts: Sequence[Contract], graph: TableGraph) -> dg.AssetsD
         group_name="reports",
         kinds={"html"},
         pool="warehouse",  # it reads the warehouse: one DuckDB reader at a time with writers
+        op_tags=celery_queue(WAREHOUSE_QUEUE),  # PLATFORM_EXECUTOR=celery: SQL workers
         description="The data-quality report: static HTML per table, readable without the UI "
         "(overview, contract, check results per partition, volume, quarantine, lineage).",
     )

@@ -249,6 +249,7 @@ def test_a_shared_connection_is_read_from_the_folder_it_names(project: DefsProje
     assert needs == {
         "customers": {"db", "warehouse", "io_manager"},
         "crm_customers": {"db", "warehouse", "io_manager"},
+        "quality_report": {"alerting", "warehouse", "io_manager"},  # every project's report
     }
     assert "crm" not in (defs.resources or {})
 

@@ -85,6 +85,7 @@ def parents(project: DefsProject) -> dict[str, set[str]]:
     return {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
         for key in graph.get_all_asset_keys()
+        if key.path != ["quality_report"]  # the report reads every table
     }
 
 

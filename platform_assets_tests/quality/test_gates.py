@@ -65,7 +65,7 @@ def test_defects_pass_the_gates_and_orphans_are_accounted_for(make_platform) -> 
         result = run(platform, instance)
     assert result.success
     checks = evaluations(result)
-    assert len(checks) == 51
+    assert len(checks) == 56  # 51 + shipment_events' 5
     # The truth from the generator: quarantined parents and the rows that reference them.
     bad_orders = set(defects("orders", TEST_DAY, cfg))
     first = TEST_DAY - timedelta(days=CUSTOMER_LOOKBACK_DAYS)

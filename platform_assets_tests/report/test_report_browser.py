@@ -20,7 +20,7 @@ def test_report_opens_from_disk_and_shows_the_failed_gate(built: Built, browser,
     page.on("requestfailed", lambda request: failed_requests.append(request.url))
 
     page.goto((built.folder / "index.html").as_uri())
-    assert page.locator("#overview tbody tr").count() == 11
+    assert page.locator("#overview tbody tr").count() == 12
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
     page.click('#overview a:text-is("marketing_spend")')
     page.wait_for_load_state()

@@ -128,6 +128,7 @@ def scale_platform(make_platform, make_pg_database, celery_env):
         mp.undo()
 
 
+@pytest.mark.timeout(900)
 def test_backfill_runs_every_step_on_the_workers_and_matches_in_process(
     scale_platform, start_workers, start_run
 ) -> None:
@@ -189,6 +190,7 @@ def test_backfill_runs_every_step_on_the_workers_and_matches_in_process(
     assert warehouse_tables(celery_url) == warehouse_tables(reference_url)  # no duplicates
 
 
+@pytest.mark.timeout(900)
 def test_backfill_with_runs_on_a_runs_worker_matches_in_process(
     scale_platform, start_workers, monkeypatch
 ) -> None:
@@ -222,7 +224,7 @@ def test_backfill_with_runs_on_a_runs_worker_matches_in_process(
 
 
 def _finished_runs(
-    instance: dg.DagsterInstance, tags: dict[str, str], count: int, timeout: float = 240
+    instance: dg.DagsterInstance, tags: dict[str, str], count: int, timeout: float = 480
 ) -> list[dg.DagsterRun]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 WORKER_SH = REPO / "deploy" / "worker.sh"
 READY_TIMEOUT_S = 90.0
-RUN_TIMEOUT_S = 240.0
+RUN_TIMEOUT_S = 480.0  # a daily run: every table, then the quality report
 STOP_TIMEOUT_S = 10.0
 
 
