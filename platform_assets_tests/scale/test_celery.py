@@ -44,6 +44,7 @@ STEPS = {
     "orders", "payments", "customers", "marketing_spend",
     "stg_orders", "stg_payments", "stg_customers", "stg_marketing_spend",
     "daily_revenue_by_country", "marketing_roas", "customer_lifetime_value",
+    "shipment_events", "quality_report",
 }  # fmt: skip
 POOL_LIMIT = 8  # dagster.yaml's default for pools
 RATE_PER_S = 8  # client-side limit per API, shared by every worker through PostgreSQL
