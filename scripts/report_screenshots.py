@@ -18,18 +18,11 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+from screenshots import CHROMIUM_ARGS  # scripts/ is on the path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "screenshots"
 HOME = REPO / ".platform" / "report-screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def plant_failing_gate(landing: Path, day: object) -> None:

@@ -6,7 +6,7 @@ the SELECT computes a column from must be declared (nothing is left out of the c
 every declared column must be one the SELECT reads somewhere (in a select list, a join, a
 filter or a grouping), so a declaration cannot name a column the SQL never touches. Beyond
 that the declaration may say more than a parser sees: ``date`` is the partition, which the
-SQL binds as ``CAST(:partition AS DATE)`` and filters on ``stg_orders.order_date``.
+SQL binds as ``CAST(:partition AS DATE)`` and filters on ``<table>.<date column>``.
 """
 
 from __future__ import annotations

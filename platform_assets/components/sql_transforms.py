@@ -3,7 +3,7 @@
 The SELECT is run inside the warehouse for one partition (``:partition`` binds its day) and
 replaces it atomically. Its dependencies are read from the SQL itself (sqlglot): every table
 in a FROM or JOIN that is not a CTE must be a contracted table, named with its layer's schema
-(``"raw"."tickets"``, ``"staging"."stg_tickets"``), and the column lineage the contract
+(``"raw"."<table>"``, ``"staging"."<table>"``), and the column lineage the contract
 declares must agree with the SELECT (components/sql_lineage.py). No list of dependencies is
 kept by hand.
 """
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 def parse_select(sql: str, where: str) -> exp.Query:
-    """The file's one SELECT, identifiers normalized (``Raw.Tickets`` is ``raw.tickets``)."""
+    """The file's one SELECT, identifiers normalized (``Raw.T`` is ``raw.t``)."""
     # sqlglot is imported when the definitions are built, not with the code location
     import sqlglot
     from sqlglot import exp

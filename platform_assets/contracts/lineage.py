@@ -26,7 +26,7 @@ class Upstream:
     upstream: tuple[Upstream, ...] = ()
 
     def text(self) -> str:
-        """``stg_orders.amount_usd <- orders.amount_cents``; several sources in parentheses."""
+        """``<table>.<column> <- <raw table>.<column>``; several sources in parentheses."""
         if not self.upstream:
             return self.ref
         below = [u.text() for u in self.upstream]
@@ -56,7 +56,7 @@ def column_chains(catalog: Mapping[str, Contract], table: str) -> dict[str, tupl
 
 
 def chain_text(chains: tuple[Upstream, ...]) -> str:
-    """``stg_orders.amount_usd <- orders.amount_cents; stg_orders.is_revenue <- orders.status``"""
+    """``<t>.<a> <- <raw>.<x>; <t>.<b> <- <raw>.<y>``: one chain per upstream column."""
     return "; ".join(u.text() for u in chains)
 
 

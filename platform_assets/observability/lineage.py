@@ -44,7 +44,7 @@ def column_upstreams(
 ) -> dict[str, dict[str, Any]]:
     """Per column of ``table``, in contract order: ``direct`` (the "table.column"s it is
     computed from), ``raw`` (the raw columns at the bottom of every chain) and ``text``
-    (``stg_orders.amount_usd <- orders.amount_cents``; empty for a raw column).
+    (``<staging table>.<column> <- <raw table>.<column>``; empty for a raw column).
     ``catalog``: default the code location's contracts."""
     catalog = catalog if catalog is not None else contracts()
     return {
