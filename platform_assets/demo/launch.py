@@ -133,11 +133,12 @@ def land_queued_events(env: dict[str, str]) -> str:
         return "events: no broker configured (PLATFORM_RABBITMQ_URL unset), skipped"
     from platform_assets.home import embedded_warehouse_url
 
+    queue = events_queue(env)
     settings = Settings(
         broker_url=url,
         warehouse_url=env.get("PLATFORM_WAREHOUSE_URL") or embedded_warehouse_url(env),
-        queue=events_queue(env),
-        stream=events_queue(env),
+        queue=queue,
+        stream=queue,
         drain=True,
         max_reconnects=3,  # a configured broker that is down fails the run, loudly
     )

@@ -10,8 +10,10 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pika
+import yaml
 from pika.adapters.blocking_connection import BlockingChannel
 
 from platform_assets.redaction import without_password
@@ -19,8 +21,8 @@ from platform_assets.redaction import without_password
 BROKER_URL_ENV = "PLATFORM_RABBITMQ_URL"
 LOCAL_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 LOCAL_BROKER_ADDRESS = ("127.0.0.1", 5672)
-DEFAULT_QUEUE = "shipment_events"
 QUEUE_ENV = "PLATFORM_EVENTS_QUEUE"  # the queue (and landing stream) consumed by default
+EVENT_STREAM_TYPE = "EventStreamSource"
 # A quorum queue is replicated (Raft) and durable: a broker restart keeps every message that
 # was confirmed to the publisher. A stream would also do, but its consumers track offsets
 # themselves; a queue lets the broker redeliver what a dead consumer never acknowledged.
@@ -34,8 +36,32 @@ def broker_url(env: Mapping[str, str] = os.environ) -> str | None:
     return env.get(BROKER_URL_ENV) or None
 
 
-def events_queue(env: Mapping[str, str] = os.environ) -> str:
-    return env.get(QUEUE_ENV) or DEFAULT_QUEUE
+def declared_streams(defs_dir: Path | None = None) -> list[str]:
+    """The streams the project's EventStreamSource components declare: each stream's queue
+    and landing table are named after its contract's table."""
+    from platform_assets.contracts.loader import DEFS_DIR, load_contract
+
+    streams = []
+    for component in sorted((defs_dir or DEFS_DIR).rglob("defs.yaml")):
+        spec = yaml.safe_load(component.read_text())
+        if not str(spec.get("type", "")).endswith(EVENT_STREAM_TYPE):
+            continue
+        for stream in spec.get("attributes", {}).get("streams", []):
+            streams.append(load_contract(component.parent / stream["contract"]).table)
+    return streams
+
+
+def events_queue(env: Mapping[str, str] = os.environ, defs_dir: Path | None = None) -> str:
+    """PLATFORM_EVENTS_QUEUE, else the one stream the project declares."""
+    if env.get(QUEUE_ENV):
+        return env[QUEUE_ENV]
+    streams = declared_streams(defs_dir)
+    if len(streams) != 1:
+        raise ValueError(
+            f"{len(streams)} event streams declared in defs/ ({', '.join(streams) or 'none'}): "
+            f"name the queue with --queue or {QUEUE_ENV}"
+        )
+    return streams[0]
 
 
 def shown(url: str) -> str:
@@ -75,7 +101,7 @@ class QueueDepth:
     consumers: int
 
 
-def queue_depth(url: str, queue: str = DEFAULT_QUEUE) -> QueueDepth:
+def queue_depth(url: str, queue: str) -> QueueDepth:
     """The queue's depth and consumer count, on a short connection of its own (for metrics).
 
     A missing queue raises ``pika.exceptions.ChannelClosedByBroker`` (404): the metric then

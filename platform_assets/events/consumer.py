@@ -48,7 +48,6 @@ import pika.exceptions
 
 from platform_assets.events.broker import (
     BROKER_URL_ENV,
-    DEFAULT_QUEUE,
     QUEUE_ENV,
     broker_url,
     declare_queue,
@@ -93,8 +92,8 @@ REFUSALS = frozenset({403, 404, 406})
 class Settings:
     broker_url: str
     warehouse_url: str
-    queue: str = DEFAULT_QUEUE
-    stream: str = DEFAULT_QUEUE  # landing.<stream>
+    queue: str
+    stream: str  # landing.<stream>
     batch_size: int = 2000
     batch_seconds: float = 1.0
     prefetch: int = 4000
@@ -418,8 +417,8 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
     return Settings(
         broker_url=url,
         warehouse_url=env.get(WAREHOUSE_URL_ENV) or embedded_warehouse_url(env),
-        queue=args.queue,
-        stream=args.stream or args.queue,
+        queue=(queue := args.queue or events_queue(env)),
+        stream=args.stream or queue,
         batch_size=args.batch_size,
         batch_seconds=args.batch_seconds,
         prefetch=args.prefetch or 2 * args.batch_size,
@@ -433,7 +432,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="platform-consume", description="Land events from RabbitMQ in the warehouse."
     )
     parser.add_argument(
-        "--queue", default=events_queue(), help=f"default ${QUEUE_ENV} or {DEFAULT_QUEUE}"
+        "--queue", help=f"default ${QUEUE_ENV}, else the one stream declared in defs/"
     )
     parser.add_argument("--stream", default=None, help="landing.<stream>; default the queue")
     parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
