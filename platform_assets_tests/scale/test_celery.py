@@ -48,7 +48,7 @@ STEPS = {
 }  # fmt: skip
 POOL_LIMIT = 8  # dagster.yaml's default for pools
 RATE_PER_S = 8  # client-side limit per API, shared by every worker through PostgreSQL
-VISIBILITY_TIMEOUT_S = 30  # > the longest step (the report; 4 runs, 2 cores): lost steps return after it
+VISIBILITY_TIMEOUT_S = 30  # > the longest step (the report, 4 runs); lost steps return after it
 
 
 def preload_customers() -> None:
