@@ -115,10 +115,10 @@ def test_warehouse_down_mid_stream_nothing_acknowledged_then_recovered(
             (database,),
         )
         consumer.wait_log("warehouse unavailable", count=2)
+        publication.join()  # the rest is published while the warehouse is down (~3 s)
         held = queue_depth(rabbitmq_url, queue).ready
         assert held > 0  # what the consumer cannot land waits in the broker
         admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(name))
-    publication.join()
     wait_landed(warehouse, queue, len(publication.landed_ids))
     consumer.close()  # SIGTERM: finishes the current batch, exits 0
     assert consumer.proc is not None and consumer.proc.returncode == 0
