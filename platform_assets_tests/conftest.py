@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,15 @@ TEST_DAY = date(2026, 3, 10)
 TEST_CFG = DemoConfig(seed=11, orders_per_day=240, customers_per_day=12, defect_rate=0.0)
 # The source database holds the customers that TEST_DAY's orders can reference.
 CUSTOMER_DAYS = CUSTOMER_LOOKBACK_DAYS + 1
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Python's own Ctrl-C handler, as in a terminal, also when pytest starts in the
+    background (``make test &``) with SIGINT ignored. Dagster maps SIGTERM to SIGINT's handler
+    after every in-process run: an ignored SIGINT would leave SIGTERM ignored too, inherited by
+    every child started after (pool workers, Dagster's log tailers), which then never stop."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def service_unavailable(reason: str) -> None:

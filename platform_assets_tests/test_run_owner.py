@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -104,17 +102,6 @@ def test_reclaim_fails_the_runs_of_dead_owners_and_frees_their_slots(
     assert reclaim_dead_runs(instance) == []  # nothing twice
 
 
-@pytest.fixture
-def python_ctrl_c() -> Iterator[None]:
-    """Python's own Ctrl-C handler, also when pytest was started in the background with
-    SIGINT ignored: ``interrupt_main`` does nothing for an ignored signal (the run waits)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 @dg.op(pool="warehouse")
 def _write() -> None:
     """A step that needs the warehouse slot."""
@@ -124,7 +111,7 @@ _job = dg.GraphDefinition(name="one_step", node_defs=[_write]).to_job()
 
 
 def test_a_supervised_run_waiting_for_a_slot_is_told_and_canceled_by_ctrl_c(
-    instance: dg.DagsterInstance, python_ctrl_c: None
+    instance: dg.DagsterInstance,
 ) -> None:
     import _thread
 
