@@ -46,7 +46,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 # The real path first: `dagster asset materialize` of one orders partition on PostgreSQL and
 # on the embedded default, beside \copy and DuckDB's CSV insert (bench/results/materialize.json;
-# PLATFORM_BENCH_POSTGRES_URL, default the test server). ~25 min; MATERIALIZE_ARGS="--rows 100000,1000000".
+# PLATFORM_BENCH_POSTGRES_URL, default the test server). ~6 min quiet; MATERIALIZE_ARGS="--rows 100000,1000000".
 # Then the loading benchmark (ablations of the load and the extract loop without Dagster):
 # bench/results/load.json and a table. ~12 min; BENCH_ARGS="--rss-rows 100000,1000000" ~5 min.
 bench: $(BENCH_STAMP)

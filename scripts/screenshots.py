@@ -178,6 +178,7 @@ def screenshots(base: str, runs: dict[str, Any]) -> None:
             lineage = "view=lineage&lineageScope=upstream&lineageDepth=2"
             page.goto(f"{base}/assets/daily_revenue_by_country?{lineage}")
             page.get_by_text("stg_orders").first.wait_for()
+            page.get_by_text("Loading…").first.wait_for(state="detached")  # every node's status
             shoot(page, OUT / "lineage.png", "upstream lineage of a mart")
 
             page.goto(f"{base}/assets/{GATED}?view=checks&checkDetail={CHECK}")
@@ -197,6 +198,7 @@ def screenshots(base: str, runs: dict[str, Any]) -> None:
             page.goto(f"{base}/assets/daily_revenue_by_country")
             columns = page.get_by_text("Column name", exact=True).first
             columns.wait_for()
+            page.get_by_text(" From stg_orders.", exact=False).first.wait_for()  # lineage named
             columns.scroll_into_view_if_needed()
             page.mouse.wheel(0, -120)  # keep the section's title in view
             shoot(page, OUT / "column_lineage.png", "a mart's columns and their upstream columns")
