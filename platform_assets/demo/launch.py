@@ -35,7 +35,7 @@ from platform_assets.events.broker import (
     LOCAL_BROKER_URL,
     broker_answers,
     broker_url,
-    events_queue,
+    events_queues,
     shown,
 )
 from platform_assets.events.consumer import BrokerUnavailable, Consumer, Settings, consumer_log
@@ -126,29 +126,31 @@ def run(env: dict[str, str]) -> int:
 
 
 def land_queued_events(env: dict[str, str]) -> str:
-    """make run: drain the event queue into the landing table once, before the run; a line
+    """make run: drain each event queue into its landing table once, before the run; a line
     for the summary. No broker configured (the embedded default): nothing to land, said so."""
     url = broker_url(env)
     if url is None:
         return "events: no broker configured (PLATFORM_RABBITMQ_URL unset), skipped"
     from platform_assets.home import embedded_warehouse_url
 
-    queue = events_queue(env)
-    settings = Settings(
-        broker_url=url,
-        warehouse_url=env.get("PLATFORM_WAREHOUSE_URL") or embedded_warehouse_url(env),
-        queue=queue,
-        stream=queue,
-        drain=True,
-        max_reconnects=3,  # a configured broker that is down fails the run, loudly
-    )
-    consumer = Consumer(settings, consumer_log(settings.stream, settings.queue))
-    consumer.run()
-    t = consumer.totals
-    return (
-        f"events: {t.landed} landed, {t.duplicates} duplicates, {t.quarantined} quarantined "
-        f"from queue {settings.queue} on {shown(url)} into landing.{settings.stream}"
-    )
+    lines = []
+    for queue in events_queues(env):
+        settings = Settings(
+            broker_url=url,
+            warehouse_url=env.get("PLATFORM_WAREHOUSE_URL") or embedded_warehouse_url(env),
+            queue=queue,
+            stream=queue,
+            drain=True,
+            max_reconnects=3,  # a configured broker that is down fails the run, loudly
+        )
+        consumer = Consumer(settings, consumer_log(settings.stream, settings.queue))
+        consumer.run()
+        t = consumer.totals
+        lines.append(
+            f"events: {t.landed} landed, {t.duplicates} duplicates, {t.quarantined} quarantined "
+            f"from queue {queue} on {shown(url)} into landing.{queue}"
+        )
+    return "\n".join(lines) or "events: no event stream declared in defs/"
 
 
 def dev_broker(env: dict[str, str]) -> str | None:
@@ -158,22 +160,26 @@ def dev_broker(env: dict[str, str]) -> str | None:
     return LOCAL_BROKER_URL if broker_answers() else None
 
 
-def start_consumer(env: dict[str, str]) -> subprocess.Popen | None:
-    """make dev: the event consumer as a child process, when there is a broker."""
+def start_consumers(env: dict[str, str]) -> list[subprocess.Popen]:
+    """make dev: an event consumer per stream as child processes, when there is a broker."""
     url = dev_broker(env)
     if url is None:
         print("events: no broker (PLATFORM_RABBITMQ_URL unset, none on 127.0.0.1:5672); "
               "consumer not started")  # fmt: skip
-        return None
+        return []
     env["PLATFORM_RABBITMQ_URL"] = url
-    consumer = subprocess.Popen(
-        [sys.executable, "-m", "platform_assets.events.consumer"],
-        env=env,
-        start_new_session=True,
-        preexec_fn=child_preexec(signal.SIGTERM),  # lands its batch, then exits
-    )
-    print(f"events: consumer started on {shown(url)} (platform-demo publish sends some)")
-    return consumer
+    consumers = []
+    for queue in events_queues(env):
+        consumers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "platform_assets.events.consumer", "--queue", queue],
+                env=env,
+                start_new_session=True,
+                preexec_fn=child_preexec(signal.SIGTERM),  # lands its batch, then exits
+            )
+        )
+        print(f"events: consumer of {queue} started on {shown(url)} (platform-demo publish)")
+    return consumers
 
 
 def ui_url(env: Mapping[str, str]) -> str:
@@ -237,8 +243,7 @@ def dev(env: dict[str, str]) -> int:
         api = children.enter_context(DemoApi(cfg, env["PLATFORM_API_TOKEN"], port=api_port))
         env["PLATFORM_API_URL"] = api.url
         cli_env = children.enter_context(cli_env_file(env))
-        consumer = start_consumer(env)  # first: the UI's processes see the broker too
-        if consumer is not None:
+        for consumer in start_consumers(env):  # first: the UI's processes see the broker
             children.callback(stop_group, consumer)
         ui = start_ui(env)
         children.callback(stop_group, ui)

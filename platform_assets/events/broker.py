@@ -43,25 +43,29 @@ def declared_streams(defs_dir: Path | None = None) -> list[str]:
 
     streams = []
     for component in sorted((defs_dir or DEFS_DIR).rglob("defs.yaml")):
-        spec = yaml.safe_load(component.read_text())
-        if not str(spec.get("type", "")).endswith(EVENT_STREAM_TYPE):
-            continue
-        for stream in spec.get("attributes", {}).get("streams", []):
-            streams.append(load_contract(component.parent / stream["contract"]).table)
+        for spec in yaml.safe_load_all(component.read_text()):  # a file may hold several
+            if not str((spec or {}).get("type", "")).endswith(EVENT_STREAM_TYPE):
+                continue
+            for stream in spec.get("attributes", {}).get("streams", []):
+                streams.append(load_contract(component.parent / stream["contract"]).table)
     return streams
 
 
+def events_queues(env: Mapping[str, str] = os.environ, defs_dir: Path | None = None) -> list[str]:
+    """PLATFORM_EVENTS_QUEUE, else every stream the project declares."""
+    return [env[QUEUE_ENV]] if env.get(QUEUE_ENV) else declared_streams(defs_dir)
+
+
 def events_queue(env: Mapping[str, str] = os.environ, defs_dir: Path | None = None) -> str:
-    """PLATFORM_EVENTS_QUEUE, else the one stream the project declares."""
-    if env.get(QUEUE_ENV):
-        return env[QUEUE_ENV]
-    streams = declared_streams(defs_dir)
-    if len(streams) != 1:
+    """The one queue a consumer reads when none is named: PLATFORM_EVENTS_QUEUE, else the
+    one stream the project declares."""
+    queues = events_queues(env, defs_dir)
+    if len(queues) != 1:
         raise ValueError(
-            f"{len(streams)} event streams declared in defs/ ({', '.join(streams) or 'none'}): "
+            f"{len(queues)} event streams declared in defs/ ({', '.join(queues) or 'none'}): "
             f"name the queue with --queue or {QUEUE_ENV}"
         )
-    return streams[0]
+    return queues[0]
 
 
 def shown(url: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from platform_assets.contracts.loader import DEFS_DIR
-from platform_assets.events.broker import declared_streams, events_queue
+from platform_assets.events.broker import declared_streams, events_queue, events_queues
 
 
 def test_the_one_declared_stream_is_the_default_queue() -> None:
@@ -25,6 +25,7 @@ def test_two_declared_streams_need_a_named_queue(tmp_path: Path) -> None:
     contract.write_text(text)
 
     assert declared_streams(defs) == ["clicks", "shipment_events"]
+    assert events_queues({}, defs) == ["clicks", "shipment_events"]  # make run and make dev
     with pytest.raises(ValueError, match=r"2 event streams declared .*clicks, shipment_events"):
         events_queue({}, defs)
     assert events_queue({"PLATFORM_EVENTS_QUEUE": "clicks"}, defs) == "clicks"
