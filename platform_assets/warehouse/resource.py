@@ -29,11 +29,18 @@ from platform_assets.contracts.types import sql_type
 from platform_assets.warehouse.cursors import ensure_cursors_table
 from platform_assets.warehouse.duplicates import LoadedRows, resolve_duplicates
 from platform_assets.warehouse.faults import database_faults, url_password
-from platform_assets.warehouse.sessions import Session, dialect_of, load_transaction, transaction
+from platform_assets.warehouse.sessions import (
+    Session,
+    dialect_of,
+    duckdb_autocommit,
+    load_transaction,
+    transaction,
+)
 from platform_assets.warehouse.sinks import BATCH_BYTES
 from platform_assets.warehouse.sql import (
     QUARANTINE_SCHEMA,
     QUARANTINE_TABLE,
+    STAGE_SCHEMA,
     column_list,
     create_table_sql,
     lock_key,
@@ -66,6 +73,24 @@ def _partition_scope(contract: Contract, partition_value: date | None) -> tuple[
     return f"s.{quote(contract.partition_column)} = :partition", {"partition": partition_value}
 
 
+def _clear_partition(
+    session: Session,
+    contract: Contract,
+    partition_value: date | None,
+    asset: str,
+    partition_key: str,
+) -> None:
+    """In the replacing transaction: the partition's rows and quarantine rows go."""
+    session.lock(lock_key(contract, partition_value))
+    where, params = _partition_filter(contract, partition_value)
+    session.execute(f"DELETE FROM {table_name(contract)}{where}", params)  # noqa: S608
+    session.execute(
+        f"DELETE FROM {QUARANTINE} "  # noqa: S608 - quoted identifiers
+        "WHERE asset = :asset AND partition_key = :partition_key",
+        {"asset": asset, "partition_key": partition_key},
+    )
+
+
 def _resolve(
     writer: PartitionWriter, rows: LoadedRows, asset: str, partition_key: str, run_id: str
 ) -> None:
@@ -74,6 +99,17 @@ def _resolve(
         writer.session, writer.contract, rows, asset, partition_key, run_id
     )
     writer.stats.resolved(duplicates)
+
+
+def _resolve_partition(
+    writer: PartitionWriter, partition_value: date | None, partition_key: str
+) -> None:
+    """``_resolve`` over the replaced partition, which by now holds this load's rows only."""
+    contract = writer.contract
+    if contract.primary_key:
+        scope, scope_params = _partition_scope(contract, partition_value)
+        loaded = LoadedRows(table_name(contract), scope, scope_params)
+        _resolve(writer, loaded, writer.asset, partition_key, writer.run_id)
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -156,17 +192,17 @@ class Warehouse(dg.ConfigurableResource):
         of the whole partition are resolved in it (exact copies collapse, conflicting ones go
         to quarantine, see ``duplicates.py``), still inside the transaction. The rows replace
         the old partition at the commit, and vanish with the rollback if the block raises.
+        On DuckDB they stream into stage tables first (``_staged_partition_writer``).
         """
         self.ensure_table(contract)
-        where, params = _partition_filter(contract, partition_value)
+        if self.dialect == "duckdb":
+            with self._staged_partition_writer(
+                contract, partition_value, asset, partition_key, run_id
+            ) as writer:
+                yield writer
+            return
         with self.faults(), load_transaction(self.url, self.copy_batch_bytes) as session:
-            session.lock(lock_key(contract, partition_value))
-            session.execute(f"DELETE FROM {table_name(contract)}{where}", params)  # noqa: S608
-            session.execute(
-                f"DELETE FROM {QUARANTINE} "  # noqa: S608 - quoted identifiers
-                "WHERE asset = :asset AND partition_key = :partition_key",
-                {"asset": asset, "partition_key": partition_key},
-            )
+            _clear_partition(session, contract, partition_value, asset, partition_key)
             from platform_assets.warehouse.arrow import arrow_schema  # pyarrow: at load time
 
             rows = session.table_sink(contract.schema, contract.table, arrow_schema(contract))
@@ -176,10 +212,51 @@ class Warehouse(dg.ConfigurableResource):
             )
             yield writer
             writer.finish()
-            if contract.primary_key:  # the partition holds this load's rows only, by now
-                scope, scope_params = _partition_scope(contract, partition_value)
-                loaded = LoadedRows(table_name(contract), scope, scope_params)
-                _resolve(writer, loaded, asset, partition_key, run_id)
+            _resolve_partition(writer, partition_value, partition_key)
+
+    @contextmanager
+    def _staged_partition_writer(
+        self,
+        contract: Contract,
+        partition_value: date | None,
+        asset: str,
+        partition_key: str,
+        run_id: str,
+    ) -> Iterator[PartitionWriter]:
+        """DuckDB: the rows and quarantine rows are staged in tables of their own, committed
+        batch by batch (see ``duckdb_autocommit``: memory stays bounded), then replace the
+        partition in one transaction. A failed or killed load leaves the partition as it
+        was; its stage tables are replaced by the next load of the table."""
+        from platform_assets.warehouse.arrow import QUARANTINE_ARROW_SCHEMA, arrow_schema
+
+        name = f"{contract.schema}__{contract.table}"
+        stages = [  # (target, stage table, its Arrow schema)
+            (table_name(contract), name, arrow_schema(contract)),
+            (QUARANTINE, f"{name}__quarantine", QUARANTINE_ARROW_SCHEMA),
+        ]
+        with self.faults(), duckdb_autocommit(self.url, self.copy_batch_bytes) as staging:
+            staging.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(STAGE_SCHEMA)}")
+            sinks = []
+            for target, stage, columns in stages:
+                staging.execute(
+                    f"CREATE OR REPLACE TABLE {qualified(STAGE_SCHEMA, stage)} "  # noqa: S608
+                    f"AS SELECT * FROM {target} LIMIT 0"  # quoted identifiers
+                )
+                sinks.append(staging.table_sink(STAGE_SCHEMA, stage, columns))
+            writer = PartitionWriter(staging, contract, asset, partition_key, run_id, *sinks)
+            yield writer
+            writer.finish()
+        with self.faults(), load_transaction(self.url, self.copy_batch_bytes) as session:
+            _clear_partition(session, contract, partition_value, asset, partition_key)
+            for target, stage, columns in stages:
+                names = column_list(columns.names)
+                session.execute(
+                    f"INSERT INTO {target} ({names}) "  # noqa: S608 - quoted identifiers
+                    f"SELECT {names} FROM {qualified(STAGE_SCHEMA, stage)}"
+                )
+                session.execute(f"DROP TABLE {qualified(STAGE_SCHEMA, stage)}")
+            writer.session = session  # duplicate keys are resolved in the replacing transaction
+            _resolve_partition(writer, partition_value, partition_key)
 
     @contextmanager
     def merge_writer(

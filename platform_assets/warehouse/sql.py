@@ -16,6 +16,7 @@ from platform_assets.contracts.types import sql_type
 QUARANTINE_SCHEMA = "platform"
 QUARANTINE_TABLE = "quarantine"
 STAGE_TABLE = "_platform_stage"  # temporary, per load transaction
+STAGE_SCHEMA = "_platform_stage"  # DuckDB: a partition's rows before they replace it
 QUARANTINE_COLUMNS = ("asset", "partition_key", "run_id", "quarantined_at", "record", "reasons")
 _PARAM = re.compile(r"(?<![:\w]):([a-zA-Z_]\w*)")
 

@@ -57,9 +57,9 @@ class PartitionWriter:
     ) -> None:
         self.session = session
         self.contract = contract
-        self._asset = asset
+        self.asset = asset
         self._partition_key = partition_key
-        self._run_id = run_id
+        self.run_id = run_id
         self._rows = rows
         self._quarantine = quarantine
         self.stats = LoadStats()
@@ -74,9 +74,9 @@ class PartitionWriter:
         if chunk.quarantined:
             self._quarantine.write(
                 quarantine_table(
-                    self._asset,
+                    self.asset,
                     self._partition_key,
-                    self._run_id,
+                    self.run_id,
                     datetime.now(UTC),
                     [record_json(q["record"]) for q in chunk.quarantined],
                     [reasons_json(q["reasons"]) for q in chunk.quarantined],

@@ -219,3 +219,34 @@ def test_arrow_schema_is_exact() -> None:
     assert table.column("amount").to_pylist() == [Decimal("0.00"), Decimal("0.01"), Decimal("0.02")]
     assert table.column("at").to_pylist()[1] == utc(2026, 3, 10, 0, 0, 1)
     assert table.column("date").to_pylist() == [DAY] * 3
+
+
+def stage_tables(warehouse: Warehouse) -> list[tuple]:
+    return warehouse.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = '_platform_stage'"
+    )
+
+
+def test_duckdb_stages_a_load_then_replaces_the_partition_and_drops_the_stage(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB keeps a transaction's uncommitted rows in memory: the rows are staged, committed
+    batch by batch, outside the replacing transaction; a failed load keeps the old partition
+    and leaves a stage the next load replaces."""
+    warehouse = Warehouse(url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    load_events(warehouse.url, DAY, ROWS, CHUNK, quarantine_every=1)
+    assert stage_tables(warehouse) == []
+    with pytest.raises(RuntimeError, match="source failed"):
+        with warehouse.partition_writer(EVENTS, DAY, "events", DAY.isoformat(), "run-2") as w:
+            for chunk in events_chunks(DAY, ROWS, CHUNK, version=1, quarantine_every=1):
+                w.append(chunk)
+            raise RuntimeError("source failed after the last chunk")
+    assert fetch_events(warehouse, DAY) == expected_rows(DAY, ROWS)
+    assert len(stage_tables(warehouse)) == 2  # the failed load's rows and quarantine rows
+    load_events(warehouse.url, DAY, ROWS, CHUNK, version=0, quarantine_every=1)
+    assert fetch_events(warehouse, DAY) == expected_rows(DAY, ROWS)
+    assert stage_tables(warehouse) == [] and len(quarantine(warehouse, "events")) == 3
+
+    monkeypatch.setenv("PLATFORM_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="PLATFORM_DUCKDB_MEMORY_LIMIT='lots'"):
+        warehouse.count(EVENTS)
