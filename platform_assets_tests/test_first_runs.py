@@ -88,6 +88,14 @@ def _seed(url: str, barrier: Any) -> str:
     return "seeded"
 
 
+def _open_alert_store(url: str, barrier: Any) -> str:
+    from platform_assets.alerts.store import AlertStore
+
+    barrier.wait(60)
+    AlertStore(url)  # creates its schema and tables
+    return "opened"
+
+
 def _set_pools(home: str, pg_env: dict[str, str], barrier: Any) -> str:
     os.environ.update(pg_env)
     with dg.DagsterInstance.from_config(home) as instance:
@@ -117,6 +125,12 @@ def test_two_seeds_of_one_fresh_source_database_at_once(make_pg_database) -> Non
                 assert conn.execute(sa.text("SELECT count(*) FROM customers")).scalar() == 12
         finally:
             engine.dispose()
+
+
+def test_two_steps_open_the_alert_store_of_a_fresh_database_at_once(make_pg_database) -> None:
+    """Two report steps of a backfill on Celery workers collided on CREATE TABLE (CI)."""
+    for _ in range(3):
+        assert at_once(_open_alert_store, make_pg_database()) == ["opened", "opened"]
 
 
 def test_two_processes_set_up_the_pools_of_a_fresh_instance_at_once(

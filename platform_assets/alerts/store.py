@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from platform_assets.alerts.model import SEVERITY_RANK, Alert, Event, Notification, sinks_for
 from platform_assets.alerts.routing import report_link
+from platform_assets.warehouse.sql import DDL_LOCK
 
 SCHEMA = "platform"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -77,20 +78,23 @@ def sqlalchemy_url(url: str) -> str:
 def _engine(url: str) -> sa.Engine:
     """One engine (and one CREATE TABLE IF NOT EXISTS) per process and URL."""
     url = sqlalchemy_url(url)
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            url,
-            connect_args={"timeout": 30},
-            execution_options={"schema_translate_map": {SCHEMA: None}},
-        )
-    else:
+    if not url.startswith("sqlite"):
         engine = sa.create_engine(url, pool_pre_ping=True)
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # two steps creating the tables at once collided
+            lock = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
+            conn.execute(sa.text(lock), {"key": DDL_LOCK})
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"'))
-    metadata.create_all(engine)
+            metadata.create_all(conn)
+        return engine
+    path = url.split(":///", 1)[1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        connect_args={"timeout": 30},
+        execution_options={"schema_translate_map": {SCHEMA: None}},
+    )
+    metadata.create_all(engine)  # SQLite: one writer at a time already
     return engine
 
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from platform_assets.warehouse.sql import DDL_LOCK
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -132,7 +134,6 @@ class SqliteTokenBucket:
         pass
 
 
-DDL_LOCK = "platform/ddl"  # the key the warehouse's own DDL takes, too
 _PG_DDL = (
     "CREATE SCHEMA IF NOT EXISTS platform",
     "CREATE TABLE IF NOT EXISTS platform.rate_limits "

@@ -14,8 +14,7 @@ from datetime import datetime
 
 from platform_assets.warehouse.landing import ensure_landing_tables, landing_table
 from platform_assets.warehouse.sessions import Session
-
-DDL_LOCK = "platform/ddl"  # the same lock the warehouse resource takes for its DDL
+from platform_assets.warehouse.sql import DDL_LOCK
 
 DAY_CONDITION = (
     "((occurred_at >= :start AND occurred_at < :end)"

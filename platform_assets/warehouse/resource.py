@@ -38,6 +38,7 @@ from platform_assets.warehouse.sessions import (
 )
 from platform_assets.warehouse.sinks import BATCH_BYTES
 from platform_assets.warehouse.sql import (
+    DDL_LOCK,
     QUARANTINE_SCHEMA,
     QUARANTINE_TABLE,
     STAGE_SCHEMA,
@@ -54,7 +55,6 @@ from platform_assets.warehouse.writers import LoadStats, PartitionWriter
 
 __all__ = ["LoadStats", "PartitionWriter", "Warehouse"]
 
-DDL_LOCK = "platform/ddl"  # CREATE ... IF NOT EXISTS races itself across sessions on PostgreSQL
 QUARANTINE = qualified(QUARANTINE_SCHEMA, QUARANTINE_TABLE)
 
 

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from platform_assets.contracts import Contract
 from platform_assets.contracts.types import sql_type
 
+# Taken by every CREATE ... IF NOT EXISTS on PostgreSQL, which races itself across sessions
+# (a unique violation on pg_type): warehouse tables, landing tables, rate limits, alerts.
+DDL_LOCK = "platform/ddl"
 QUARANTINE_SCHEMA = "platform"
 QUARANTINE_TABLE = "quarantine"
 STAGE_TABLE = "_platform_stage"  # temporary, per load transaction
