@@ -14,7 +14,6 @@ from datetime import datetime
 
 from platform_assets.warehouse.landing import ensure_landing_tables, landing_table
 from platform_assets.warehouse.sessions import Session
-from platform_assets.warehouse.sql import DDL_LOCK
 
 DAY_CONDITION = (
     "((occurred_at >= :start AND occurred_at < :end)"
@@ -39,7 +38,6 @@ class LandedEvent:
 
 def prepare_landing(session: Session, stream: str) -> None:
     """The stream's landing tables exist (empty before any consumer ran)."""
-    session.lock(DDL_LOCK)
     ensure_landing_tables(session, stream)
 
 

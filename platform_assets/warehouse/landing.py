@@ -10,7 +10,7 @@ the events asset parses and validates it against its contract, like any other so
 from __future__ import annotations
 
 from platform_assets.warehouse.sessions import Session
-from platform_assets.warehouse.sql import qualified, quote
+from platform_assets.warehouse.sql import DDL_LOCK, qualified, quote
 
 LANDING_SCHEMA = "landing"
 
@@ -24,7 +24,9 @@ def landing_quarantine_table(stream: str) -> str:
 
 
 def ensure_landing_tables(session: Session, stream: str) -> None:
-    """Creates the stream's landing and quarantine tables if they are missing (idempotent)."""
+    """Creates the stream's landing and quarantine tables if they are missing (idempotent),
+    under the DDL lock: the consumer and the asset's step may create them at once."""
+    session.lock(DDL_LOCK)
     session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(LANDING_SCHEMA)}")
     session.execute(
         f"CREATE TABLE IF NOT EXISTS {landing_table(stream)} ("
