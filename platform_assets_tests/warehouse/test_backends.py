@@ -14,6 +14,7 @@ from platform_assets.contracts.model import Column
 from platform_assets.warehouse.arrow import arrow_schema, to_arrow
 from platform_assets.warehouse.records import ValidatedChunk
 from platform_assets.warehouse.resource import Warehouse
+from platform_assets.warehouse.sql import STAGE_SCHEMA
 from platform_assets_tests.warehouse.dataset import (
     CUSTOMERS,
     DAY,
@@ -74,14 +75,19 @@ def test_partition_replace_is_idempotent_and_leaves_other_partitions(warehouse: 
     assert len(quarantine(warehouse, "events")) == 3
 
 
-def test_error_during_load_rolls_back_to_the_old_partition(warehouse: Warehouse) -> None:
-    load_events(warehouse.url, DAY, ROWS, CHUNK, quarantine_every=1)
-    before = quarantine(warehouse, "events")
+def load_that_fails_after_the_last_chunk(warehouse: Warehouse) -> None:
+    """A new version of DAY streamed in full, then the source fails."""
     with pytest.raises(RuntimeError, match="source failed"):
         with warehouse.partition_writer(EVENTS, DAY, "events", DAY.isoformat(), "run-2") as w:
             for chunk in events_chunks(DAY, ROWS, CHUNK, version=1, quarantine_every=1):
                 w.append(chunk)
             raise RuntimeError("source failed after the last chunk")
+
+
+def test_error_during_load_rolls_back_to_the_old_partition(warehouse: Warehouse) -> None:
+    load_events(warehouse.url, DAY, ROWS, CHUNK, quarantine_every=1)
+    before = quarantine(warehouse, "events")
+    load_that_fails_after_the_last_chunk(warehouse)
     assert fetch_events(warehouse, DAY) == expected_rows(DAY, ROWS)
     assert quarantine(warehouse, "events") == before
 
@@ -223,7 +229,8 @@ def test_arrow_schema_is_exact() -> None:
 
 def stage_tables(warehouse: Warehouse) -> list[tuple]:
     return warehouse.query(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = '_platform_stage'"
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = :schema",
+        {"schema": STAGE_SCHEMA},
     )
 
 
@@ -236,11 +243,7 @@ def test_duckdb_stages_a_load_then_replaces_the_partition_and_drops_the_stage(
     warehouse = Warehouse(url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     load_events(warehouse.url, DAY, ROWS, CHUNK, quarantine_every=1)
     assert stage_tables(warehouse) == []
-    with pytest.raises(RuntimeError, match="source failed"):
-        with warehouse.partition_writer(EVENTS, DAY, "events", DAY.isoformat(), "run-2") as w:
-            for chunk in events_chunks(DAY, ROWS, CHUNK, version=1, quarantine_every=1):
-                w.append(chunk)
-            raise RuntimeError("source failed after the last chunk")
+    load_that_fails_after_the_last_chunk(warehouse)
     assert fetch_events(warehouse, DAY) == expected_rows(DAY, ROWS)
     assert len(stage_tables(warehouse)) == 2  # the failed load's rows and quarantine rows
     load_events(warehouse.url, DAY, ROWS, CHUNK, version=0, quarantine_every=1)
