@@ -83,7 +83,7 @@ def _engine(url: str) -> sa.Engine:
         with engine.begin() as conn:  # two steps creating the tables at once collided
             lock = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
             conn.execute(sa.text(lock), {"key": DDL_LOCK})
-            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"'))
+            conn.execute(sa.schema.CreateSchema(SCHEMA, if_not_exists=True))
             metadata.create_all(conn)
         return engine
     path = url.split(":///", 1)[1]
