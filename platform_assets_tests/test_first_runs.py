@@ -23,6 +23,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from platform_assets.automation.instance import open_instance
 from platform_assets.automation.pools import ensure_pool_limits
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.launch import latest_complete_day
@@ -98,8 +99,8 @@ def _open_alert_store(url: str, barrier: Any) -> str:
 
 def _set_pools(home: str, pg_env: dict[str, str], barrier: Any) -> str:
     os.environ.update(pg_env)
-    with dg.DagsterInstance.from_config(home) as instance:
-        instance.event_log_storage.get_pool_limits()  # storage ready: only the pools race
+    with open_instance(home) as instance:  # both create the storage: that races too
+        instance.event_log_storage.get_pool_limits()
         barrier.wait(60)
         ensure_pool_limits(instance, {"warehouse"})
         limits = instance.event_log_storage.get_pool_limits()
@@ -113,6 +114,39 @@ def at_once(target: Callable[..., str], *args: Any) -> list[str]:
         barrier = manager.Barrier(2)
         pending = [pool.apply_async(target, (*args, barrier)) for _ in range(2)]
         return [p.get(timeout=120) for p in pending]
+
+
+def test_an_instance_whose_storage_another_process_just_created_opens(
+    tmp_path: Path, make_pg_database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collision dagster-postgres does not retry (2 of 25 trials of two opens at once),
+    replayed: the first open fails with PostgreSQL's own DuplicateObject, the next succeeds."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
+    env = first_run_env(
+        tmp_path, "open", {"instance": make_pg_database(), "warehouse": "", "source": ""}
+    )
+    for name, value in env.items():
+        if name.startswith("DAGSTER_PG_"):
+            monkeypatch.setenv(name, value)
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    real_open = dg.DagsterInstance.from_config
+    opens: list[str] = []
+
+    def open_after_losing_the_race(*args: Any, **kwargs: Any) -> dg.DagsterInstance:
+        opens.append("open")
+        if len(opens) == 1:  # the error a concurrent creator's type gives, from PostgreSQL
+            with engine.begin() as conn:
+                conn.execute(sa.text("CREATE TEMP TABLE runs (id int)"))
+                conn.execute(sa.text("CREATE TYPE pg_temp.runs AS (id int)"))
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(dg.DagsterInstance, "from_config", open_after_losing_the_race)
+    with open_instance(str(home)) as instance:
+        assert instance.get_runs() == []
+    assert opens == ["open", "open"]
+    engine.dispose()
 
 
 def test_two_seeds_of_one_fresh_source_database_at_once(make_pg_database) -> None:

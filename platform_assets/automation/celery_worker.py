@@ -13,12 +13,12 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
-import dagster as dg
 from celery.result import allow_join_result
 from celery.signals import worker_process_init
 
 import platform_assets.definitions  # noqa: F401  the code location the steps come from
 from platform_assets.automation.executors import runs_worker
+from platform_assets.automation.instance import open_instance
 from platform_assets.quality.validation import warm_up
 
 # Entered once per pool process of a runs worker and never left: for the life of the
@@ -29,7 +29,7 @@ _RUNS_MAY_WAIT = ExitStack()
 def _warm() -> None:
     # Loads the storage classes dagster.yaml names; NullPool engines keep no connection
     # open, so nothing is shared with the forked pool processes.
-    with dg.DagsterInstance.get():
+    with open_instance():
         pass
     warm_up()
 

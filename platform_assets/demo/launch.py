@@ -76,8 +76,8 @@ def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -
 
 
 def run(env: dict[str, str]) -> int:
-    import dagster as dg
 
+    from platform_assets.automation.instance import open_instance
     from platform_assets.automation.pools import ensure_pool_limits, job_pools
     from platform_assets.automation.supervised_run import RunInterrupted, execute_supervised
     from platform_assets.definitions import build_definitions, preflight
@@ -102,7 +102,7 @@ def run(env: dict[str, str]) -> int:
         defs = build_definitions()
         preflight(defs)  # a database URL that can never work stops us before the run
         job = defs.resolve_job_def("daily_job")
-        with dg.DagsterInstance.get() as instance:
+        with open_instance() as instance:
             ensure_pool_limits(instance, job_pools(job))  # before two first runs race for it
             try:
                 result = execute_supervised(job, instance, day.isoformat())

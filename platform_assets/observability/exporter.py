@@ -23,6 +23,7 @@ from prometheus_client import push_to_gateway, start_http_server
 from platform_assets.alerts.lag import StreamLag, stream_lag
 from platform_assets.alerts.resource import alert_state_url
 from platform_assets.alerts.store import AlertStore
+from platform_assets.automation.instance import open_instance
 from platform_assets.contracts import Contract, contracts
 from platform_assets.home import embedded_warehouse_url
 from platform_assets.observability.metrics import PlatformMetrics
@@ -72,7 +73,7 @@ def poll_once(
 
 def serve(env: Mapping[str, str], interval: float, once: bool) -> int:
     metrics = PlatformMetrics()
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         if once:
             runs = poll_once(instance, metrics, env)
             print(f"platform-metrics: {runs} finished run(s) read")

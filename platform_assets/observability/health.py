@@ -24,6 +24,7 @@ import dagster as dg
 from platform_assets.alerts.freshness import freshness_of, human
 from platform_assets.alerts.resource import alert_state_url
 from platform_assets.alerts.store import AlertStore
+from platform_assets.automation.instance import open_instance
 from platform_assets.automation.partitions import daily_partitions
 from platform_assets.contracts import Contract, contracts
 from platform_assets.contracts.model import LAYERS
@@ -159,7 +160,7 @@ def format_health(rows: Sequence[AssetHealth]) -> str:
 
 def report(env: Mapping[str, str], as_json: bool) -> str:
     store = AlertStore(alert_state_url(env))
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         rows = asset_health(instance, store, time.time())
     if as_json:
         return json.dumps([asdict(r) for r in rows], indent=2)

@@ -12,10 +12,9 @@ import argparse
 import os
 import sys
 
-import dagster as dg
-
 
 def main(argv: list[str] | None = None) -> int:
+    from platform_assets.automation.instance import open_instance
     from platform_assets.definitions import build_definitions
     from platform_assets.home import prepare_environment
     from platform_assets.report.asset import DEFAULT_DAYS, REPORT_ASSET, REPORT_JOB, report_folder
@@ -29,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.out or str(report_folder())
     config = {"ops": {REPORT_ASSET: {"config": {"folder": folder, "days": args.days}}}}
     job = build_definitions().resolve_job_def(REPORT_JOB)
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=False)
     if not result.success:
         print(f"platform-report: run {result.run_id} failed; see its events", file=sys.stderr)
