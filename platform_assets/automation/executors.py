@@ -1,7 +1,8 @@
 """Where a job's steps run, chosen per environment in one function (PLATFORM_EXECUTOR).
 
-* ``multiprocess`` (default, Dagster's own default): launched runs fork one process per
-  step on the machine that runs the run; ``execute_in_process`` stays in-process.
+* ``multiprocess`` (default, Dagster's own default): launched runs start one process per
+  step on the machine that runs the run, forked from a forkserver that preloaded the code
+  location (``step_preload.py``); ``execute_in_process`` stays in-process.
 * ``in_process``: every step in the run's process (cheapest per step, no parallelism).
 * ``celery``: every step is a Celery task picked up by dagster-celery workers on any
   machine (deploy/, ``make worker``). Steps share nothing but the PostgreSQL warehouse and
@@ -39,7 +40,14 @@ WAREHOUSE_QUEUE = "warehouse"  # SQL assets: bound by the warehouse
 QUEUES = (EXTRACT_QUEUE, WAREHOUSE_QUEUE)
 # Run coordinators (deploy/dagster.yaml's run launcher, celery_runs.py): a queue of its own.
 RUNS_QUEUE = "runs"
+STEP_PRELOAD = "platform_assets.automation.step_preload"
 WORKER_QUEUES_ENV = "PLATFORM_CELERY_QUEUES"  # the queues a worker consumes (deploy/worker.sh)
+
+
+# .configured: its config is fixed, so the launchpad no longer takes executor config.
+MULTIPROCESS = dg.multi_or_in_process_executor.configured(
+    {"multiprocess": {"start_method": {"forkserver": {"preload_modules": [STEP_PRELOAD]}}}}
+)
 
 
 def celery_queue(queue: str) -> dict[str, str]:
@@ -161,7 +169,7 @@ def build_executor(env: Mapping[str, str] = os.environ) -> dg.ExecutorDefinition
     """The executor for every job of the code location, from PLATFORM_EXECUTOR."""
     kind = env.get(EXECUTOR_ENV, "multiprocess")
     if kind == "multiprocess":
-        return dg.multi_or_in_process_executor
+        return MULTIPROCESS
     if kind == "in_process":
         return dg.in_process_executor
     if kind == "celery":

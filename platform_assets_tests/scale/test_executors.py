@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -11,6 +15,7 @@ import yaml
 from platform_assets.automation.celery_runs import CeleryRunLauncher
 from platform_assets.automation.executors import (
     EXTRACT_QUEUE,
+    MULTIPROCESS,
     QUEUE_TAG,
     RUNS_QUEUE,
     WAREHOUSE_QUEUE,
@@ -34,11 +39,29 @@ CELERY_ENV = {
 
 
 def test_default_and_in_process_executors() -> None:
-    assert build_executor({}) is dg.multi_or_in_process_executor
-    assert build_executor({"PLATFORM_EXECUTOR": "multiprocess"}) is dg.multi_or_in_process_executor
+    assert build_executor({}) is MULTIPROCESS
+    assert build_executor({"PLATFORM_EXECUTOR": "multiprocess"}) is MULTIPROCESS
     assert build_executor({"PLATFORM_EXECUTOR": "in_process"}) is dg.in_process_executor
     with pytest.raises(ValueError, match=r"one of \('multiprocess', 'in_process', 'celery'\)"):
         build_executor({"PLATFORM_EXECUTOR": "dask"})
+
+
+def test_steps_fork_from_a_server_that_preloaded_the_code_location(tmp_path: Path) -> None:
+    """The preload builds the definitions once and leaves no connection for a fork to share."""
+    assert MULTIPROCESS.name == dg.multi_or_in_process_executor.name
+    probe = (
+        "import os, platform_assets.automation.step_preload\n"
+        "from platform_assets.definitions import _built_for\n"
+        "print(_built_for.cache_info().currsize)\n"
+        "fds = [f'/proc/self/fd/{fd}' for fd in os.listdir('/proc/self/fd')]\n"
+        "print(sum(os.readlink(f).startswith('socket:') for f in fds if os.path.exists(f)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
+    env["PLATFORM_HOME"] = str(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["1", "0"]  # the definitions built once; no socket open
 
 
 def test_celery_needs_broker_backend_and_a_postgres_warehouse() -> None:
