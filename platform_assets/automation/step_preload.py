@@ -6,9 +6,10 @@ pandas, pandera and DuckDB on its own: about 2 s of CPU per step, 13 times in a 
 same run took 37 s. The definitions are built for the environment of the run process, which
 the forkserver and the steps inherit: a process has one forkserver, so a process that ran
 runs under different environments would hand the later ones the first's. Dagster runs each
-launched run in a process of its own (and the CLI, one run), so it never does. Nothing here opens a connection: a forked child must
-not share one. The only threads are OpenBLAS's (numpy) and jemalloc's (pyarrow), both of
-which re-initialize in a forked child.
+launched run in a process of its own (and the CLI, one run), so it never does.
+
+Nothing here opens a connection: a forked child must not share one. The only threads are
+OpenBLAS's (numpy) and jemalloc's (pyarrow), both of which re-initialize in a forked child.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ from platform_assets.home import DagsterHomeMissing, platform_home, prepare_envi
 from platform_assets.processes import child_preexec, stop_group
 from platform_assets.redaction import redact_known, without_password
 from platform_assets.warehouse.faults import (
+    InvalidSettingError,
     PermanentDatabaseError,
     database_faults,
     url_password,
@@ -268,7 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"run": run, "dev": dev}[args.command](os.environ)  # type: ignore[arg-type]
-    except (DagsterHomeMissing, PermanentDatabaseError, BrokerUnavailable) as exc:  # names only
+    except (  # these name what is wrong and never a secret
+        DagsterHomeMissing,
+        PermanentDatabaseError,
+        InvalidSettingError,
+        BrokerUnavailable,
+    ) as exc:
         print(f"platform {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -58,6 +58,10 @@ class UnsupportedUrlError(ValueError):
     """A database URL whose scheme no driver here reads."""
 
 
+class InvalidSettingError(ValueError):
+    """A setting from the environment that no retry can make work; names its variable."""
+
+
 @dataclass(frozen=True)
 class Fault:
     kind: Kind

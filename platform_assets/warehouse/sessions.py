@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from platform_assets.contracts import Contract
+from platform_assets.warehouse.faults import InvalidSettingError
 from platform_assets.warehouse.sinks import BATCH_BYTES, DuckDBSink, Sink
 from platform_assets.warehouse.sql import (
     QUARANTINE_SCHEMA,
@@ -140,7 +141,7 @@ def duckdb_connect(url: str) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(duckdb_path(url)), config={"memory_limit": limit})
     except duckdb.ParserException as exc:
-        raise ValueError(f"{DUCKDB_MEMORY_LIMIT_ENV}={limit!r}: {exc}") from exc
+        raise InvalidSettingError(f"{DUCKDB_MEMORY_LIMIT_ENV}={limit!r}: {exc}") from exc
 
 
 @contextmanager

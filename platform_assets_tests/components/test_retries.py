@@ -194,3 +194,19 @@ def test_platform_run_checks_the_warehouse_before_the_run_starts(
     assert PASSWORD not in proc.stdout + proc.stderr
     with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster_home")) as instance:
         assert instance.get_runs_count() == 0  # refused before any run was created
+
+
+def test_platform_run_refuses_a_bad_duckdb_memory_limit_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
+    env.update(PLATFORM_HOME=str(tmp_path / "home"), PLATFORM_DUCKDB_MEMORY_LIMIT="lots")
+    platform = Path(sys.executable).with_name("platform")
+    proc = subprocess.run(
+        [str(platform), "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stderr.strip() == (
+        "platform run: PLATFORM_DUCKDB_MEMORY_LIMIT='lots': "
+        "Parser Error: Memory must have a number (e.g. 1GB)"
+    )
+    with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster_home")) as instance:
+        assert instance.get_runs_count() == 0  # refused before any run was created
