@@ -22,7 +22,7 @@ import pytest
 
 from platform_assets.demo.events import EventMix, Message, shipment_messages
 from platform_assets.demo.publish import publish
-from platform_assets.events.broker import parameters
+from platform_assets.events.broker import QueueDepth, parameters, queue_depth
 from platform_assets.processes import child_preexec, stop_group
 from platform_assets_tests.conftest import service_unavailable
 
@@ -181,6 +181,16 @@ def quarantined(warehouse_url: str, stream: str) -> list[tuple[str, str]]:
         return conn.execute(
             f'SELECT reason, body FROM landing."{stream}_quarantine"'  # noqa: S608 - test name
         ).fetchall()
+
+
+def settled_depth(url: str, queue: str, timeout_s: float = 30) -> QueueDepth:
+    """The queue once the broker has seen its consumers go: their unacknowledged messages
+    are ready again only then (RabbitMQ learns of a closed channel asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while (depth := queue_depth(url, queue)).consumers:
+        assert time.monotonic() < deadline, f"{queue} still has consumers: {depth}"
+        time.sleep(0.1)
+    return depth
 
 
 def wait_landed(warehouse_url: str, stream: str, count: int, timeout_s: float = 90) -> None:

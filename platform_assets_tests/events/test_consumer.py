@@ -26,6 +26,7 @@ from platform_assets_tests.events.conftest import (
     landed,
     publish_in_background,
     quarantined,
+    settled_depth,
     wait_landed,
 )
 from platform_assets_tests.events.proxy import CuttableProxy
@@ -206,7 +207,7 @@ def test_backpressure_fast_producer_consumer_memory_bounded(
     assert peak < 250, f"consumer peak RSS {peak:.0f} MB for a 64 MB backlog"
     ids = landed(warehouse, queue)
     assert len(ids) == len(set(ids)) and set(ids) <= {f"e{i}" for i in range(8_000)}
-    assert len(ids) + queue_depth(rabbitmq_url, queue).ready == 8_000  # nothing lost
+    assert len(ids) + settled_depth(rabbitmq_url, queue).ready == 8_000  # nothing lost
 
 
 def test_make_run_lands_what_waits_in_the_queue_and_says_so(
