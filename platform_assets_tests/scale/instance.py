@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import dagster as dg
 import yaml
 
+from platform_assets.automation.instance import open_instance as open_platform_instance
 from platform_assets_tests.scale.workers import REPO
 
 
@@ -47,7 +48,7 @@ def pg_dagster_home(home: Path, celery_runs: bool = False) -> Path:
 
 def open_instance(dagster_home: Path) -> dg.DagsterInstance:
     """The instance of ``dagster_home``; DAGSTER_PG_* must be in this process's environment."""
-    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    instance = open_platform_instance(str(dagster_home))
     if type(instance.run_storage).__name__ != "PostgresRunStorage":
         raise RuntimeError(f"{dagster_home} is not a PostgreSQL instance")
     return instance
