@@ -84,3 +84,5 @@ def test_the_embedded_instances_load_with_run_monitoring(tmp_path: Path, text: s
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.run_monitoring_enabled
         assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 10
+        # One DuckDB writer: a fresh `make dev` must not start its week of runs at once.
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2

@@ -137,8 +137,9 @@ def _wait_for_run(port: int, run_id: str) -> str:
     raise AssertionError(f"run {run_id} did not finish in {RUN_TIMEOUT_S} s (last: {status})")
 
 
-# A run of 13 step processes (multiprocess executor, one warehouse slot) behind the drop and
-# automation runs: it outlasts the suite's default 300 s guard (a hang guard, not a timing).
+# A run of 13 step processes (multiprocess executor, one warehouse slot) beside the week of
+# event and drop runs a fresh home queues: about 60 s here; a loaded machine may outlast the
+# suite's default 300 s guard (a hang guard, not a timing).
 @pytest.mark.timeout(900)
 def test_platform_dev_serves_the_lineage_runs_a_launched_run_and_stops_on_sigterm(
     tmp_path: Path,
