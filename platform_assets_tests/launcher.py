@@ -22,10 +22,26 @@ SMALL_DEMO = {
 }
 
 
-def launcher_env(home: Path) -> dict[str, str]:
+PLATFORM = Path(sys.executable).with_name("platform")
+
+
+def user_env(**values: str) -> dict[str, str]:
+    """This environment without PLATFORM_* and DAGSTER_* (a new user's shell), plus ``values``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
-    env.update(SMALL_DEMO, PLATFORM_HOME=str(home), PYTHONUNBUFFERED="1")
+    env.update(values)
     return env
+
+
+def launcher_env(home: Path) -> dict[str, str]:
+    return user_env(**SMALL_DEMO, PLATFORM_HOME=str(home), PYTHONUNBUFFERED="1")
+
+
+def platform_run(env: dict[str, str], timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+    """``platform run`` in the repository, to its end, its output captured."""
+    return subprocess.run(
+        [str(PLATFORM), "run"], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=timeout_s,
+    )  # fmt: skip
 
 
 @dataclass
@@ -37,10 +53,9 @@ class Launch:
 
     @classmethod
     def start(cls, env: dict[str, str], log: Path) -> Launch:
-        platform = Path(sys.executable).with_name("platform")
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [str(platform), "run"],
+                [str(PLATFORM), "run"],
                 cwd=REPO,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -13,7 +13,6 @@ import multiprocessing
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,13 @@ from platform_assets.automation.pools import ensure_pool_limits
 from platform_assets.demo.config import DemoConfig
 from platform_assets.demo.launch import latest_complete_day
 from platform_assets.demo.sql_source import seed_database
+from platform_assets_tests.launcher import PLATFORM, user_env
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def first_run_env(tmp_path: Path, name: str, databases: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
+    env = user_env()
     instance = urlsplit(databases["instance"])
     env.update(
         PLATFORM_HOME=str(tmp_path / name),
@@ -56,11 +56,10 @@ def test_two_first_runs_at_once_on_fresh_databases_both_succeed(
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", dagster_home / "dagster.yaml")
-    platform = Path(sys.executable).with_name("platform")
     envs = [first_run_env(tmp_path, name, databases) for name in ("first", "second")]
     procs = [
         subprocess.Popen(
-            [str(platform), "run"],
+            [str(PLATFORM), "run"],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

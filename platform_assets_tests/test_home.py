@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +9,7 @@ import pytest
 import yaml
 
 from platform_assets.home import EMBEDDED_INSTANCE, DagsterHomeMissing, prepare_environment
+from platform_assets_tests.launcher import platform_run, user_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,11 +50,8 @@ def test_a_missing_dagster_home_is_refused_naming_the_variable(tmp_path: Path) -
 def test_platform_run_refuses_a_missing_dagster_home(tmp_path: Path) -> None:
     """The CLI says what is wrong in one line and exits 2, before it seeds or starts anything."""
     missing = tmp_path / "no_such_home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
-    env.update(PLATFORM_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(missing))
-    platform = Path(sys.executable).with_name("platform")
-    proc = subprocess.run(
-        [str(platform), "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    proc = platform_run(
+        user_env(PLATFORM_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(missing)), timeout_s=120
     )
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines() == [

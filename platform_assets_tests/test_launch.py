@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import requests
 
 from platform_assets.demo.launch import latest_complete_day
 from platform_assets.home import EMBEDDED_INSTANCE
+from platform_assets_tests.launcher import PLATFORM, platform_run, user_env
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = (
@@ -26,11 +26,8 @@ ASSETS = (
 
 
 def test_platform_run_materializes_everything_and_prints_the_summary(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
-    env.update(PLATFORM_HOME=str(tmp_path / "home"), PLATFORM_DEMO_DEFECT_RATE="0.05")
-    platform = Path(sys.executable).with_name("platform")
-    proc = subprocess.run(
-        [str(platform), "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    proc = platform_run(
+        user_env(PLATFORM_HOME=str(tmp_path / "home"), PLATFORM_DEMO_DEFECT_RATE="0.05")
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = proc.stdout[proc.stdout.index("asset ") :]
@@ -148,16 +145,15 @@ def test_platform_dev_serves_the_lineage_runs_a_launched_run_and_stops_on_sigter
     multiprocess executor (a process per step) on the embedded DuckDB warehouse, whose
     single writer the ``warehouse`` pool (limit 1) serializes; then nothing survives."""
     ui_port, api_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
+    env = user_env()
     env.update(
         PLATFORM_HOME=str(tmp_path / "home"),
         PLATFORM_UI_PORT=str(ui_port),
         PLATFORM_DEV_API_PORT=str(api_port),
     )
-    platform = Path(sys.executable).with_name("platform")
     # As some shells do: the launcher starts with SIGINT ignored.
     proc = subprocess.Popen(
-        [str(platform), "dev"],
+        [str(PLATFORM), "dev"],
         cwd=REPO,
         env=env,
         start_new_session=True,

@@ -25,6 +25,7 @@ from psycopg import sql
 
 from platform_assets.redaction import secret_variables
 from platform_assets_tests.alerts.receivers import HttpReceiver, SmtpReceiver
+from platform_assets_tests.launcher import user_env
 
 REPO = Path(__file__).resolve().parents[1]
 SMTP_USER = "alerts-bot"
@@ -64,7 +65,7 @@ def environment(
     tmp_path: Path, databases: list[str], http: HttpReceiver, smtp: SmtpReceiver, s: dict
 ) -> dict[str, str]:
     warehouse, source, state = databases
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
+    env = user_env()
     env.update(
         PLATFORM_HOME=str(tmp_path / "home"),
         PLATFORM_WAREHOUSE_URL=with_password(warehouse, s["PLATFORM_WAREHOUSE_URL"]),

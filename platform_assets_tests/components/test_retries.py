@@ -4,9 +4,6 @@ succeeds. On the real PostgreSQL server, in raw steps and SQL transforms alike."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +16,7 @@ import pytest
 from platform_assets.contracts import contracts
 from platform_assets.warehouse.sql import lock_key
 from platform_assets_tests.conftest import TEST_DAY, Platform
+from platform_assets_tests.launcher import platform_run, user_env
 from platform_assets_tests.warehouse.test_faults import PASSWORD, with_parts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,12 +177,7 @@ def test_platform_run_checks_the_warehouse_before_the_run_starts(
     tmp_path: Path, postgres_url: str
 ) -> None:
     url = with_parts(postgres_url, db="no_such_database_r4")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
-    env.update(PLATFORM_HOME=str(tmp_path / "home"), PLATFORM_WAREHOUSE_URL=url)
-    platform = Path(sys.executable).with_name("platform")
-    proc = subprocess.run(
-        [str(platform), "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
-    )
+    proc = platform_run(user_env(PLATFORM_HOME=str(tmp_path / "home"), PLATFORM_WAREHOUSE_URL=url))
     assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
     [line] = [row for row in proc.stderr.splitlines() if row.startswith("platform run:")]
     assert line.startswith(
@@ -197,11 +190,8 @@ def test_platform_run_checks_the_warehouse_before_the_run_starts(
 
 
 def test_platform_run_refuses_a_bad_duckdb_memory_limit_in_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
-    env.update(PLATFORM_HOME=str(tmp_path / "home"), PLATFORM_DUCKDB_MEMORY_LIMIT="lots")
-    platform = Path(sys.executable).with_name("platform")
-    proc = subprocess.run(
-        [str(platform), "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    proc = platform_run(
+        user_env(PLATFORM_HOME=str(tmp_path / "home"), PLATFORM_DUCKDB_MEMORY_LIMIT="lots")
     )
     assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stderr.strip() == (

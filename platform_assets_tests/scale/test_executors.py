@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from platform_assets.automation.executors import (
     worker_settings,
 )
 from platform_assets.definitions import build_definitions
+from platform_assets_tests.launcher import user_env
 from platform_assets_tests.scale.workers import REPO
 
 BROKER = "redis://:s3cret@broker.internal:6379/0"
@@ -56,10 +56,12 @@ def test_steps_fork_from_a_server_that_preloaded_the_code_location(tmp_path: Pat
         "fds = [f'/proc/self/fd/{fd}' for fd in os.listdir('/proc/self/fd')]\n"
         "print(sum(os.readlink(f).startswith('socket:') for f in fds if os.path.exists(f)))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_", "DAGSTER_"))}
-    env["PLATFORM_HOME"] = str(tmp_path)
     out = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe],
+        env=user_env(PLATFORM_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split("\n")
     assert out[:2] == ["1", "0"]  # the definitions built once; no socket open
 
