@@ -20,8 +20,12 @@ run: $(STAMP)  ## materialize every asset for yesterday on the embedded default
 dev: $(STAMP)  ## Dagster UI + daemon on http://127.0.0.1:3000 with the demo sources
 	$(BIN)/platform dev
 
+# Test processes in parallel (pytest-xdist); TEST_WORKERS=0 runs the suite in this process.
+# Tests that must not overlap share an xdist_group (loadgroup keeps a group on one worker).
+TEST_WORKERS ?= 2
+
 test: $(STAMP)  ## the whole suite (PostgreSQL tests skip without a server)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 health: $(STAMP)  ## per asset: latest partition, freshness, checks, rows, quarantine, alerts
 	$(BIN)/platform-health $(HEALTH_ARGS)

@@ -23,6 +23,9 @@ SMALL_DEMO = {
 
 
 PLATFORM = Path(sys.executable).with_name("platform")
+# Tests that start `platform dev` run one at a time (make test runs two workers): each dev
+# consumes the broker's default events queue, and two would take each other's events.
+PLATFORM_DEV_GROUP = "platform_dev"
 
 
 def user_env(**values: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ import requests
 
 from platform_assets.demo.launch import latest_complete_day
 from platform_assets.home import EMBEDDED_INSTANCE
-from platform_assets_tests.launcher import PLATFORM, platform_run, user_env
+from platform_assets_tests.launcher import PLATFORM, PLATFORM_DEV_GROUP, platform_run, user_env
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = (
@@ -138,6 +138,7 @@ def _wait_for_run(port: int, run_id: str) -> str:
 # event and drop runs a fresh home queues: about 60 s here; a loaded machine may outlast the
 # suite's default 300 s guard (a hang guard, not a timing).
 @pytest.mark.timeout(900)
+@pytest.mark.xdist_group(PLATFORM_DEV_GROUP)
 def test_platform_dev_serves_the_lineage_runs_a_launched_run_and_stops_on_sigterm(
     tmp_path: Path,
 ) -> None:

@@ -30,6 +30,7 @@ from platform_assets.demo.drops import write_drops
 from platform_assets.home import prepare_environment
 from platform_assets.processes import default_signals, stop_group
 from platform_assets_tests.conftest import TEST_DAY
+from platform_assets_tests.launcher import PLATFORM_DEV_GROUP
 from platform_assets_tests.quality.test_gates import materialized, run
 from platform_assets_tests.quality.test_partitioned_checks import (
     FAILING,
@@ -118,6 +119,7 @@ def open_check_partitions(page, url: str, asset: str, check: str) -> None:
     page.locator("button[role=tab]#partitions").click(timeout=120_000)
 
 
+@pytest.mark.xdist_group(PLATFORM_DEV_GROUP)
 def test_checks_are_green_on_the_passing_day_and_red_only_on_the_failed_one(ui, browser) -> None:
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     for check in contracts()[RAW].check_names:
