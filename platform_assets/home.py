@@ -22,9 +22,9 @@ concurrency:
     default_limit: 1
     granularity: op
   runs:
-    # With one writer, more runs at once only contend for the two cores: a fresh `make dev`
-    # queued 17 runs (a week of events and drops) and started 9 at once, each then taking
-    # 90-180 s for a one-step run. The rest wait in the queue, in order.
+    # With one writer, more runs at once only contend for the CPU: a fresh `make dev` queued
+    # about 15 runs (a week of events and drops) and started 9 at once, each then taking
+    # 90-180 s for a one-step run on 2 cores. The rest wait in the queue, in order.
     max_concurrent_runs: 2
 run_monitoring:
   # A run whose process died keeps its pool slots (with limit 1, every later run waits).

@@ -77,7 +77,6 @@ def prepare_demo_sources(env: dict[str, str], cfg: DemoConfig, last_day: date) -
 
 
 def run(env: dict[str, str]) -> int:
-
     from platform_assets.automation.instance import open_instance
     from platform_assets.automation.pools import ensure_pool_limits, job_pools
     from platform_assets.automation.supervised_run import RunInterrupted, execute_supervised
