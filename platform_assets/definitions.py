@@ -122,6 +122,9 @@ def build_definitions(tree: dg.ComponentTree | None = None) -> dg.Definitions:
     """``tree``: the project whose defs folder holds the tables (default: this package)."""
     tree = tree or own_tree()
     use_defs_dir(Path(tree.defs_module_path))
+    # Every component reads this one catalog: loaded here, a broken contract stops us naming
+    # its file, not wrapped in an error about whichever component happened to load it first.
+    contracts()
     tables = tree.build_defs()
     defs = dg.Definitions.merge(tables, platform_definitions(tables))
     if os.environ.get("PLATFORM_REPO_URL"):  # file links point into the repository

@@ -334,6 +334,19 @@ def test_contract_file_that_does_not_exist(project: DefsProject) -> None:
     ) in text
 
 
+def test_a_broken_contract_is_not_blamed_on_another_folder(project: DefsProject) -> None:
+    """Every component reads the one catalog of contracts; the first to load it must not be
+    named as the culprit of a mistake in another folder's contract."""
+    drops(project)  # "drops" loads before "tickets"
+    spend = SPEND.replace("table: marketing_spend", "table: tickets")
+    project.write("tickets/tickets.yaml", spend.replace("type: int64", "type: integer", 1))
+    project.write("tickets/defs.yaml", DROPS_YAML.format(landing_dir="/x", table_extra=""))
+    text = project.error()
+    assert "tickets/tickets.yaml: columns[3] (impressions).type: must be one of [" in text
+    assert "got 'integer'" in text
+    assert "definitions for drops" not in text  # Dagster's "Error while building ... for"
+
+
 # (g) secrets where a variable name belongs: refused, never repeated
 
 SECRET = "s3cr3t-9f2c"
