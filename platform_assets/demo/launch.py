@@ -233,6 +233,8 @@ def start_ui(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def dev(env: dict[str, str]) -> int:
+    from platform_assets.automation.instance import open_instance
+
     dev_environment(env)
     cfg = DemoConfig.from_env(env)
     prepare_demo_sources(env, cfg, latest_complete_day())
@@ -245,6 +247,8 @@ def dev(env: dict[str, str]) -> int:
         cli_env = children.enter_context(cli_env_file(env))
         for consumer in start_consumers(env):  # first: the UI's processes see the broker
             children.callback(stop_group, consumer)
+        with open_instance():  # a fresh instance's storage is created here, once: the UI's
+            pass  # webserver and daemon would otherwise race to create it (automation/instance.py)
         ui = start_ui(env)
         children.callback(stop_group, ui)
         print(
