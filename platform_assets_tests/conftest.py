@@ -7,7 +7,6 @@ under PLATFORM_REQUIRE_SERVICES=1 (CI), so a missing service can never pass sile
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from platform_assets.demo.drops import write_drops
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
 from platform_assets.warehouse.resource import Warehouse
+from platform_assets_tests.chromium import CHROMIUM_ARGS, MISSING, chromium_executable
 
 POSTGRES_URL = os.environ.get(
     "PLATFORM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -157,29 +157,15 @@ def make_platform(
         platform.api.stop()
 
 
-# Debian's Chromium, kept off the network (Playwright's own browser download fails here).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 @pytest.fixture
 def browser() -> Iterator[object]:
     """A headless Chromium (a ``playwright.sync_api.Browser``) closed after the test; skips
     without Chromium, fails under PLATFORM_REQUIRE_SERVICES=1."""
     from playwright.sync_api import sync_playwright
 
-    executable = os.environ.get("PLATFORM_CHROMIUM") or shutil.which("chromium")
+    executable = chromium_executable()
     if executable is None:
-        service_unavailable(
-            "Chromium not found: apt-get install -y chromium (or PLATFORM_CHROMIUM)"
-        )
+        service_unavailable(MISSING)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:

@@ -18,7 +18,7 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-from screenshots import CHROMIUM_ARGS  # scripts/ is on the path when run as a script
+from screenshots import SHOT_ARGS, chromium  # scripts/ is on the path when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "screenshots"
@@ -74,12 +74,10 @@ def materialize(env: dict[str, str], days: int) -> Path:
 def shoot(folder: Path, table: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    executable = os.environ.get("PLATFORM_CHROMIUM") or shutil.which("chromium")
-    if executable is None:
-        raise SystemExit("chromium not found: apt-get install -y chromium")
+    executable = chromium()
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=SHOT_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto((folder / "index.html").as_uri())
         page.screenshot(path=str(OUT / "report_overview.png"))

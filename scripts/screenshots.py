@@ -37,20 +37,12 @@ from typing import Any
 import requests
 
 from platform_assets.processes import default_signals, stop_group
+from platform_assets_tests.chromium import CHROMIUM_ARGS, MISSING, chromium_executable
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "screenshots"
 HOME = REPO / ".platform" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
+SHOT_ARGS = [*CHROMIUM_ARGS, "--hide-scrollbars"]
 VIEWPORT = {"width": 1600, "height": 1000}
 DAYS_BACK = 10  # older than the drop sensor's look-back (7 days): the daemon leaves them be
 SETTLE_TIMEOUT_S = 1800  # 8 runs of recent drops; a busy 2-core machine took > 900 s
@@ -66,9 +58,9 @@ def free_port() -> int:
 
 
 def chromium() -> str:
-    found = os.environ.get("PLATFORM_CHROMIUM") or shutil.which("chromium")
+    found = chromium_executable()
     if found is None:
-        raise SystemExit("chromium not found: apt-get install -y chromium (or PLATFORM_CHROMIUM)")
+        raise SystemExit(MISSING)
     return found
 
 
@@ -171,7 +163,7 @@ def screenshots(base: str, runs: dict[str, Any]) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium(), args=SHOT_ARGS)
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(120_000)
