@@ -73,6 +73,12 @@ def test_every_instance_frees_the_slots_of_runs_that_ended_without_freeing_them(
     assert 0 < config["run_monitoring"]["free_slots_after_run_end_seconds"] <= 30
 
 
+def test_the_root_instance_is_the_embedded_one() -> None:
+    """``dagster dev`` from the root and ``make run``/``make dev`` get the same instance: the
+    root file for Dagster's own commands, the package's copy for an installed wheel."""
+    assert yaml.safe_load((REPO / "dagster.yaml").read_text()) == yaml.safe_load(EMBEDDED_INSTANCE)
+
+
 @pytest.mark.parametrize("text", [EMBEDDED_INSTANCE, (REPO / "dagster.yaml").read_text()])
 def test_the_embedded_instances_load_with_run_monitoring(tmp_path: Path, text: str) -> None:
     (tmp_path / "dagster.yaml").write_text(text)

@@ -14,7 +14,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -30,7 +29,7 @@ from platform_assets.demo.drops import write_drops
 from platform_assets.home import prepare_environment
 from platform_assets.processes import default_signals, stop_group
 from platform_assets_tests.conftest import TEST_DAY
-from platform_assets_tests.launcher import PLATFORM_DEV_GROUP
+from platform_assets_tests.launcher import PLATFORM, PLATFORM_DEV_GROUP
 from platform_assets_tests.quality.test_gates import materialized, run
 from platform_assets_tests.quality.test_partitioned_checks import (
     FAILING,
@@ -88,7 +87,7 @@ def ui(make_platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     log = tmp_path / "platform-dev.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("platform")), "dev"],
+            [str(PLATFORM), "dev"],
             cwd=REPO,
             env=env,
             start_new_session=True,
