@@ -44,6 +44,7 @@ from platform_assets.warehouse.sql import (
     QUARANTINE_SCHEMA,
     QUARANTINE_TABLE,
     column_list,
+    distinct_keys,
     qualified,
     quote,
     table_name,
@@ -235,29 +236,32 @@ def _sum(predicate: str) -> str:
 
 
 def profile(scope: Scope) -> Profile:
-    """Rows, null keys and every value rule's violations in ONE scan; duplicates in one more.
+    """Rows, null keys, distinct keys and every value rule's violations in ONE scan; the
+    duplicated keys in one more, when the distinct keys are fewer than the rows.
 
     The gates used to read the partition once per figure: a count for the volume, one for
     the null keys, one for the value rules, and the key grouped twice (the duplicate count,
-    then its sample). Now the plain figures come from one aggregate over the partition, the
-    duplicate keys from one GROUP BY, and the sample's GROUP BY runs only when there is a
-    duplicate to show. The figures are the separate queries' own (a NULL key is one group,
-    as it was). Carrying the rule counts through the GROUP BY instead was measured slower:
-    per-group sums made PostgreSQL's hash table spill.
+    then its sample). Now the plain figures come from one aggregate over the partition; the
+    keys are grouped only when their distinct count says some key repeats or is NULL (a
+    NULL key is one group, as it was), and the sample's GROUP BY only when there is a
+    duplicate to show. Carrying the rule counts through the GROUP BY instead was measured
+    slower: per-group sums made PostgreSQL's hash table spill.
     """
     contract = scope.contract
     predicates = value_predicates(contract)
     params = {k: v for _, _, p in predicates for k, v in p.items()}
     keys = contract.primary_key
     any_null = " OR ".join(f"{quote(k)} IS NULL" for k in keys) if keys else "FALSE"
-    sums = [_sum(any_null), *(_sum(pred) for _, pred, _ in predicates)]
+    judged = bool(keys) and PRIMARY_KEY_CHECK in contract.check_names
+    distinct = distinct_keys(keys) if judged else "0"
+    sums = [distinct, _sum(any_null), *(_sum(pred) for _, pred, _ in predicates)]
     row = scope.session.execute(
         f"SELECT count(*), {', '.join(sums)} FROM {scope.table}{scope.where()}",  # noqa: S608
         {**scope.params, **params},
     )[0]
-    rows, nulls, *violations = (int(v or 0) for v in row)
+    rows, distinct_count, nulls, *violations = (int(v or 0) for v in row)
     duplicated = 0
-    if keys and PRIMARY_KEY_CHECK in contract.check_names:
+    if judged and distinct_count != rows:  # a NULL or repeated key: count the repeats
         grouped = f"FROM {scope.table}{scope.where()} GROUP BY {column_list(keys)}"
         duplicated = scope.scalar(
             f"SELECT count(*) FROM (SELECT 1 {grouped} HAVING count(*) > 1) AS d"  # noqa: S608

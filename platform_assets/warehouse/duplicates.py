@@ -11,8 +11,8 @@ every key written more than once, before the commit:
   every copy moves to quarantine with the reason ``conflicting duplicate key``.
 
 The work is GROUP BYs inside the database (DuckDB and PostgreSQL spill to disk), so memory
-stays bounded whatever the partition size; a load without repeated keys pays one GROUP BY
-over the key columns.
+stays bounded whatever the partition size; a load without repeated keys pays one distinct
+count of its keys (``sql.distinct_keys``), and only a load with repeats the GROUP BYs.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from platform_assets.warehouse.sql import (
     QUARANTINE_SCHEMA,
     QUARANTINE_TABLE,
     column_list,
+    distinct_keys,
     primary_key_match,
     qualified,
     quote,
@@ -122,6 +123,13 @@ def resolve_duplicates(
     """
     keys = column_list(contract.primary_key)
     scope, params = rows.where, dict(rows.params)
+    counted = session.execute(
+        f"SELECT count(*), {distinct_keys(contract.primary_key, 's')} "  # noqa: S608
+        f"FROM {rows.relation} AS s WHERE {scope}",
+        params,
+    )[0]
+    if counted[0] == counted[1]:  # no key repeats (and none is NULL)
+        return Duplicates()
     key_shape = f"SELECT {keys} FROM {rows.relation}"  # noqa: S608 - quoted identifiers
     _create_temp(
         session,

@@ -7,11 +7,13 @@ import json
 from collections import Counter
 
 import pandas as pd
+import pytest
 
 from platform_assets.quality.validation import validate_chunk, validation_batches
 from platform_assets.warehouse.duplicates import CONFLICT_CHECK
 from platform_assets.warehouse.records import ValidatedChunk
 from platform_assets.warehouse.resource import Warehouse
+from platform_assets.warehouse.sql import distinct_keys
 from platform_assets.warehouse.writers import LoadStats
 from platform_assets_tests.warehouse.dataset import (
     CUSTOMERS,
@@ -146,3 +148,31 @@ def test_replacing_an_unpartitioned_table_resolves_duplicates(warehouse: Warehou
     assert rows == [(1, "a"), (5, "e")]  # the table is replaced: key 2 conflicted, 3 is gone
     names = sorted(record["name"] for record, _ in _quarantine(warehouse, "customers"))
     assert names == ["B", "b"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "repeated"),
+    [
+        ([(1, "a"), (1, "b"), (2, "a")], 0),
+        ([(1, "a"), (1, "a"), (2, "a")], 1),
+        ([(1, None), (1, None), (2, None)], 1),  # NULL fields compare equal, as in GROUP BY
+        ([(None, None), (None, None)], 1),
+        ([(None, None), (1, None)], 0),
+    ],
+)
+def test_the_distinct_key_count_agrees_with_the_group_by(
+    warehouse: Warehouse, rows: list[tuple], repeated: int
+) -> None:
+    """The loads and the primary-key gate only group keys when ``distinct_keys`` counts fewer
+    keys than rows: it must never count all rows distinct where GROUP BY finds a repeat."""
+    warehouse.query("CREATE TABLE k (a BIGINT, b VARCHAR)")
+    for a, b in rows:
+        warehouse.query("INSERT INTO k VALUES (:a, :b)", {"a": a, "b": b})
+    [(total, distinct)] = warehouse.query(f"SELECT count(*), {distinct_keys(['a', 'b'])} FROM k")  # noqa: S608
+    [(grouped,)] = warehouse.query(
+        "SELECT count(*) FROM (SELECT 1 FROM k GROUP BY a, b HAVING count(*) > 1) AS d"
+    )
+    assert grouped == repeated
+    assert (total == distinct) == (repeated == 0)
+    [(single,)] = warehouse.query(f"SELECT {distinct_keys(['b'])} FROM k")  # noqa: S608
+    assert single == len({b for _, b in rows if b is not None})  # NULL is no key value
