@@ -261,7 +261,7 @@ def profile(scope: Scope) -> Profile:
     )[0]
     rows, distinct_count, nulls, *violations = (int(v or 0) for v in row)
     duplicated = 0
-    if judged and distinct_count != rows:  # a NULL or repeated key: count the repeats
+    if judged and distinct_count != rows:  # a key repeats (or a one-column key is NULL)
         grouped = f"FROM {scope.table}{scope.where()} GROUP BY {column_list(keys)}"
         duplicated = scope.scalar(
             f"SELECT count(*) FROM (SELECT 1 {grouped} HAVING count(*) > 1) AS d"  # noqa: S608

@@ -128,7 +128,7 @@ def resolve_duplicates(
         f"FROM {rows.relation} AS s WHERE {scope}",
         params,
     )[0]
-    if counted[0] == counted[1]:  # no key repeats (and none is NULL)
+    if counted[0] == counted[1]:  # no key repeats
         return Duplicates()
     key_shape = f"SELECT {keys} FROM {rows.relation}"  # noqa: S608 - quoted identifiers
     _create_temp(
