@@ -539,13 +539,34 @@ def resummarize(path: Path) -> None:
     print_table(results)
 
 
+def row_counts(text: str) -> list[int]:
+    """``--rows``: comma-separated positive counts (a partition of 0 rows fails its volume gate)."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        message = f"expected counts like 100000,1000000, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"every row count must be at least 1, got {text!r}")
+    return sizes
+
+
+def positive(text: str) -> int:
+    """``--repeats``: at least one run per size, or there is nothing to report."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rows", default=DEFAULT_ROWS, help="comma-separated row counts")
     parser.add_argument(
-        "--repeats", type=int, default=None, help="default: 3 up to 1M rows, 1 above"
+        "--rows", type=row_counts, default=DEFAULT_ROWS, help="comma-separated row counts"
+    )
+    parser.add_argument(
+        "--repeats", type=positive, default=None, help="default: 3 up to 1M rows, 1 above"
     )
     parser.add_argument("--profiles", default=",".join(PROFILES), help="postgres,embedded")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -558,7 +579,7 @@ def main() -> None:
     if args.summarize_only:
         resummarize(args.output)
         return
-    sizes = [int(r) for r in args.rows.split(",")]
+    sizes = args.rows
     profiles = [p for p in args.profiles.split(",") if p]
     unknown = set(profiles) - set(PROFILES)
     if unknown:

@@ -32,3 +32,25 @@ def test_materialize_benchmark_says_how_to_run_it() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "--rows" in done.stdout and "--repeats" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argument", "error"),
+    [
+        ("--rows=abc", "argument --rows: expected counts like 100000,1000000, got 'abc'"),
+        ("--rows=0,100000", "argument --rows: every row count must be at least 1, got '0,100000'"),
+        ("--repeats=0", "argument --repeats: must be a positive integer, got '0'"),
+    ],
+)
+def test_materialize_benchmark_refuses_a_bad_value(argument: str, error: str) -> None:
+    """A bad value is named before a minute of setup, and no results file is overwritten."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.materialize", argument, "--output", "/nonexistent/x.json"],
+        cwd=BENCH.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(f"error: {error}")
