@@ -129,3 +129,24 @@ def test_the_url_in_a_message_hides_an_api_key_parameter(api: DemoApi) -> None:
     want = f"GET {api.url}/v1/orders?date=2026-03-10&offset=0&limit=100&key=*** -> HTTP 401"
     assert message.startswith(want)
     assert TOKEN not in message
+
+
+def test_credentials_in_a_netrc_file_are_used_and_never_shown(
+    api: DemoApi, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``auth: none``, a netrc entry for the API's host is sent as Basic auth (as curl
+    and requests do); its password appears in no message. Without the file: 401, permanent."""
+    host = api.url.removeprefix("http://").split(":")[0]
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {host} login demo password {TOKEN}\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    got = collect(client(api, auth="none").pages(ENDPOINTS["offset"], PARAMS))
+    assert len(got) == len(orders_for_day(DAY, CFG))
+
+    monkeypatch.setenv("NETRC", str(tmp_path / "missing"))
+    log = Recorder()
+    with pytest.raises(PermanentApiError) as failure:
+        collect(client(api, auth="none").pages(ENDPOINTS["offset"], PARAMS, log=log))
+    assert "HTTP 401" in str(failure.value)
+    assert TOKEN not in str(failure.value) and TOKEN not in log.text()
