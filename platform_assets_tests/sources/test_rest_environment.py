@@ -1,12 +1,15 @@
-"""HTTPS, as production APIs speak it: the demo API behind a real TLS endpoint.
+"""What the HTTP client takes from its environment, against real servers: TLS and proxies.
 
 A certificate the client was told to trust (``REQUESTS_CA_BUNDLE``, read once per session by
 ``transport._pin_environment``) gives every row; one it cannot verify is a permanent fault,
-reported in one attempt and never retried (a retry cannot fix a certificate).
+reported in one attempt and never retried (a retry cannot fix a certificate). A proxy named
+by ``http_proxy`` carries every request, unless ``no_proxy`` names the API's host.
 """
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import shutil
 import socket
 import socketserver
@@ -15,6 +18,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -129,3 +133,66 @@ def test_an_unverifiable_certificate_fails_at_once_without_a_retry(
     assert "CERTIFICATE_VERIFY_FAILED" in str(failure.value)
     assert front.connections - before == 1  # max_attempts is 8: a retry would show here
     assert api.stats()["requests"] == 0  # nothing reached the API
+
+
+class _ForwardProxy(http.server.BaseHTTPRequestHandler):
+    """A forward HTTP proxy: requests arrive with absolute URLs, go on to the origin."""
+
+    protocol_version = "HTTP/1.1"
+    server: _ProxyServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        target = urlsplit(self.path)
+        self.server.seen.append(self.path)
+        upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
+            upstream.request("GET", f"{target.path}?{target.query}", headers=headers)
+            response = upstream.getresponse()
+            body = response.read()
+        finally:
+            upstream.close()
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        return
+
+
+class _ProxyServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    seen: list[str]
+
+
+@pytest.fixture
+def proxy() -> Iterator[_ProxyServer]:
+    server = _ProxyServer(("127.0.0.1", 0), _ForwardProxy)
+    server.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_requests_go_through_the_proxy_of_the_environment_unless_no_proxy_names_the_host(
+    api: DemoApi, proxy: _ProxyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
+    got = collect(client(api).pages(ENDPOINTS["offset"], PARAMS))
+    assert len(got) == len(orders_for_day(DAY, CFG))
+    pages = list(proxy.seen)  # before the stats call below, which takes the proxy too
+    assert len(pages) == api.stats()["requests"] > 1  # every page went through the proxy
+    assert all(url.startswith(f"{api.url}/v1/orders?") for url in pages)
+
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    proxy.seen.clear()
+    got = collect(client(api).pages(ENDPOINTS["offset"], PARAMS))
+    assert len(got) == len(orders_for_day(DAY, CFG)) and proxy.seen == []
