@@ -12,11 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from requests.structures import CaseInsensitiveDict
-
+from typing import Any
 
 Params = tuple[tuple[str, str], ...]
 
@@ -26,7 +22,7 @@ class ShapeError(ValueError):
 
 
 def as_params(values: Mapping[str, Any]) -> Params:
-    """Query parameters as a hashable, ordered tuple (requests accepts it as is)."""
+    """Query parameters as a hashable, ordered tuple (urlencoded as they are)."""
     return tuple((str(k), str(v)) for k, v in values.items())
 
 
@@ -51,7 +47,7 @@ class Page:
     request: PageRequest
     rows: list[dict[str, Any]]
     body: Any
-    headers: CaseInsensitiveDict
+    headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
     total: int | None
 
     @property
