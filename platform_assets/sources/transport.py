@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -257,11 +257,18 @@ class Transport:
         return self._auth.redact(one_line)[:BODY_EXCERPT_CHARS]
 
     def _client(self) -> tuple[urllib3.PoolManager, dict[str, str]]:
-        """The pool and the headers of every request, built at the first request."""
+        """The pool and the headers of every request, built at the first request.
+
+        Credentials from netrc or the URL's userinfo are used only where no auth is
+        configured (requests let a netrc entry replace a configured bearer token), and as
+        ``basic`` auth, so every message hides them like any configured secret."""
         with self._lock:
             if self._pool is None:
-                self._pool, credentials = _environment(self._base_url)
-                self._headers = {**_default_headers(), **self._auth.headers(), **credentials}
+                self._pool, login = _environment(self._base_url)
+                if login is not None and self._auth.kind == "none":
+                    user, password = login
+                    self._auth = replace(self._auth, kind="basic", username=user, password=password)
+                self._headers = {**_default_headers(), **self._auth.headers()}
             return self._pool, self._headers
 
     def close(self) -> None:
@@ -279,12 +286,12 @@ def _default_headers() -> dict[str, str]:
     return dict(default_headers())
 
 
-def _environment(url: str) -> tuple[urllib3.PoolManager, dict[str, str]]:
+def _environment(url: str) -> tuple[urllib3.PoolManager, tuple[str, str] | None]:
     """A pool configured from the environment as requests would configure a session for
     ``url`` (a transport only ever talks to one origin, ``Transport._url``): the proxy for
     its scheme unless NO_PROXY names the host, the CA bundle (REQUESTS_CA_BUNDLE or
-    CURL_CA_BUNDLE, else certifi's), and Basic credentials from ~/.netrc (NETRC) or, failing
-    that, the URL's userinfo; like requests, those replace an Authorization header."""
+    CURL_CA_BUNDLE, else certifi's); and the login for it in ~/.netrc (NETRC) or, failing
+    that, in the URL's userinfo."""
     import certifi
     import urllib3
     from requests.utils import get_auth_from_url, get_environ_proxies, get_netrc_auth, select_proxy
@@ -302,9 +309,7 @@ def _environment(url: str) -> tuple[urllib3.PoolManager, dict[str, str]]:
         proxy_auth = urllib3.make_headers(proxy_basic_auth=f"{user}:{password}") if user else {}
         pool = urllib3.ProxyManager(proxy, proxy_headers=proxy_auth, **options)
     login = get_netrc_auth(url) or get_auth_from_url(url)
-    if not any(login):
-        return pool, {}
-    return pool, urllib3.make_headers(basic_auth="{}:{}".format(*login))
+    return pool, (login[0], login[1]) if all(login) else None
 
 
 def _with_query(url: str, params: tuple[tuple[str, str], ...]) -> str:

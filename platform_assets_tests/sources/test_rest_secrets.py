@@ -135,13 +135,18 @@ def test_credentials_in_a_netrc_file_are_used_and_never_shown(
     api: DemoApi, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With ``auth: none``, a netrc entry for the API's host is sent as Basic auth (as curl
-    and requests do); its password appears in no message. Without the file: 401, permanent."""
+    and requests do); its password appears in no message. Without the file: 401, permanent.
+    A configured token is never replaced by a netrc entry (requests let it be)."""
     host = api.url.removeprefix("http://").split(":")[0]
     netrc = tmp_path / "netrc"
     netrc.write_text(f"machine {host} login demo password {TOKEN}\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
     got = collect(client(api, auth="none").pages(ENDPOINTS["offset"], PARAMS))
+    assert len(got) == len(orders_for_day(DAY, CFG))
+
+    netrc.write_text(f"machine {host} login demo password {WRONG}\n")
+    got = collect(client(api).pages(ENDPOINTS["offset"], PARAMS))  # bearer TOKEN, kept
     assert len(got) == len(orders_for_day(DAY, CFG))
 
     monkeypatch.setenv("NETRC", str(tmp_path / "missing"))
