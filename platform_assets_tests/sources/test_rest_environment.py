@@ -25,6 +25,7 @@ import pytest
 from platform_assets.demo.generator import orders_for_day
 from platform_assets.demo.process import DemoApi
 from platform_assets.sources.rest import PermanentApiError
+from platform_assets_tests.conftest import service_unavailable
 from platform_assets_tests.sources.conftest import CFG, DAY, client, collect
 from platform_assets_tests.sources.test_rest_pagination import ENDPOINTS, PARAMS
 
@@ -35,7 +36,7 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and its key, made by the openssl command."""
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
+        service_unavailable("the openssl command is needed to make a test certificate")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
