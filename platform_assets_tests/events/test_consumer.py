@@ -53,7 +53,9 @@ def test_sigkill_at_random_points_lands_every_event_exactly_once(
     mix = EventMix(count=2000, duplicate_share=0.1, late_share=0.1, seed=seed)
     # ~11 s of publishing: the first kills land mid-stream, with deliveries unacknowledged
     publication = publish_in_background(rabbitmq_url, queue, mix, rate=200)
-    consumer = make_consumer(rabbitmq_url, warehouse, queue)
+    # totals logged after every batch: a restart killed soon after landing what its
+    # predecessor left unacknowledged still says so
+    consumer = make_consumer(rabbitmq_url, warehouse, queue, "--progress-seconds", "0.05")
     trial = 0
     # KILL_TRIALS kills; more (at most as many again) while the publisher still runs, until a
     # restart reports a redelivery: whether a random kill lands mid-delivery is timing.
