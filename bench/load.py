@@ -34,6 +34,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from bench.args import counts, positive
 from bench.data import DAY, source_rows, typed_chunks, write_csv
 from bench.data import orders_contract as contract
 from platform_assets.warehouse.resource import Warehouse
@@ -144,16 +145,20 @@ def rate(result: dict[str, Any]) -> float | None:
     return None if "error" in result else result["rows"] / result["seconds"]
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--chunk", type=int, default=1_000, help="rows per chunk for (b)")
-    parser.add_argument("--naive-rows", type=int, default=20_000)
-    parser.add_argument("--dlt-rows", type=int, default=100_000)
-    parser.add_argument("--rss-rows", default="100000,1000000,5000000")
-    args = parser.parse_args()
-    rss_rows = [int(n) for n in args.rss_rows.split(",") if n]
+    parser.add_argument("--rows", type=positive, default=1_000_000)
+    parser.add_argument("--reps", type=positive, default=3)
+    parser.add_argument("--chunk", type=positive, default=1_000, help="rows per chunk for (b)")
+    parser.add_argument("--naive-rows", type=positive, default=20_000)
+    parser.add_argument("--dlt-rows", type=positive, default=100_000)
+    parser.add_argument("--rss-rows", type=counts, default=[100_000, 1_000_000, 5_000_000])
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    rss_rows = args.rss_rows
     started = time.perf_counter()
     with bench_database() as url, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         results = run_all(url, Path(tmp), args, rss_rows)

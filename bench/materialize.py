@@ -50,6 +50,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from bench.args import counts, positive
 from bench.data import DAY, TOKEN, config, orders_contract
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS
 from platform_assets.demo.process import DemoApi
@@ -539,31 +540,12 @@ def resummarize(path: Path) -> None:
     print_table(results)
 
 
-def row_counts(text: str) -> list[int]:
-    """``--rows``: comma-separated positive counts (a partition of 0 rows fails its volume gate)."""
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        message = f"expected counts like 100000,1000000, got {text!r}"
-        raise argparse.ArgumentTypeError(message) from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"every row count must be at least 1, got {text!r}")
-    return sizes
-
-
-def positive(text: str) -> int:
-    """``--repeats``: at least one run per size, or there is nothing to report."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return int(text)
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--rows", type=row_counts, default=DEFAULT_ROWS, help="comma-separated row counts"
+        "--rows", type=counts, default=DEFAULT_ROWS, help="comma-separated row counts"
     )
     parser.add_argument(
         "--repeats", type=positive, default=None, help="default: 3 up to 1M rows, 1 above"
@@ -575,15 +557,20 @@ def main() -> None:
         action="store_true",
         help="rebuild the summary and table from the runs already in --output; no runs",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    args.profiles = [p for p in args.profiles.split(",") if p]
+    unknown = set(args.profiles) - set(PROFILES)
+    if unknown:
+        parser.error(f"unknown profiles {sorted(unknown)}; known: {list(PROFILES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     if args.summarize_only:
         resummarize(args.output)
         return
-    sizes = args.rows
-    profiles = [p for p in args.profiles.split(",") if p]
-    unknown = set(profiles) - set(PROFILES)
-    if unknown:
-        parser.error(f"unknown profiles {sorted(unknown)}; known: {list(PROFILES)}")
+    sizes, profiles = args.rows, args.profiles
     say("import time of the code location")
     import_s = import_seconds()
     all_runs: dict[int, dict[str, list[dict]]] = {}

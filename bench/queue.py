@@ -43,6 +43,7 @@ import pika
 import psycopg
 from psycopg import sql
 
+from bench.args import counts, positive
 from platform_assets.demo.events import EventMix, shipment_messages
 from platform_assets.demo.publish import publish
 from platform_assets.events.broker import LOCAL_BROKER_URL, QUEUE_ARGUMENTS, parameters
@@ -232,23 +233,40 @@ def kill_trials(trials: int, events: int, batch_size: int, seed: int) -> dict[st
             "kill_trials": trials, "kill_events": len(messages)}  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
+def queue_and_count(text: str) -> tuple[str, int]:
+    """``--landed-only QUEUE:COUNT``: the queue's events to wait for (a name may hold ':')."""
+    queue, _, count = text.rpartition(":")
+    if not queue or not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"expected QUEUE:COUNT like orders:100000, got {text!r}")
+    return queue, int(count)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.queue", description=__doc__)
-    parser.add_argument("--events", default="100000,1000000", help="sizes, comma-separated")
-    parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
-    parser.add_argument("--kill-trials", type=int, default=10)
-    parser.add_argument("--kill-events", type=int, default=20000)
+    parser.add_argument(
+        "--events", type=counts, default=[100_000, 1_000_000], help="sizes, comma-separated"
+    )
+    parser.add_argument("--batch-size", type=positive, default=Settings.batch_size)
+    parser.add_argument("--kill-trials", type=positive, default=10)
+    parser.add_argument("--kill-events", type=positive, default=20000)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument(
-        "--landed-only", metavar="QUEUE:COUNT", help="time the consumer on an existing queue"
+        "--landed-only",
+        type=queue_and_count,
+        metavar="QUEUE:COUNT",
+        help="time the consumer on an existing queue",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.landed_only:
-        queue, count = args.landed_only.split(":")
-        rate, rss = run_landed(queue, int(count), args.batch_size)
+        queue, count = args.landed_only
+        rate, rss = run_landed(queue, count, args.batch_size)
         print(json.dumps({"landed_events_s": round(rate), "rss_mb": round(rss, 1)}))
         return 0
-    sizes = [int(s) for s in args.events.split(",")]
+    sizes = args.events
     started = time.perf_counter()
     per_size = {str(n): bench_size(n, args.batch_size, args.seed) for n in sizes}
     kills = kill_trials(args.kill_trials, args.kill_events, args.batch_size, args.seed)

@@ -48,6 +48,7 @@ import redis
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from bench.args import non_negative_float, positive
 from platform_assets.automation.executors import RUNS_QUEUE
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS, DemoConfig
 from platform_assets.demo.config import demo_landing_dir as landing_dir
@@ -394,14 +395,14 @@ def inprocess_child(days: list[str]) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--partitions", type=int, default=16)
-    parser.add_argument("--latency-ms", type=float, default=2000.0)
-    parser.add_argument("--page-size", type=int, default=40)
-    parser.add_argument("--rate-limit", type=float, default=20.0)
-    parser.add_argument("--parallel-runs", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--partitions", type=positive, default=16)
+    parser.add_argument("--latency-ms", type=non_negative_float, default=2000.0)
+    parser.add_argument("--page-size", type=positive, default=40)
+    parser.add_argument("--rate-limit", type=non_negative_float, default=20.0)
+    parser.add_argument("--parallel-runs", type=positive, default=8)
+    parser.add_argument("--workers", type=positive, default=2)
+    parser.add_argument("--concurrency", type=positive, default=4)
+    parser.add_argument("--reps", type=positive, default=1)
     parser.add_argument(
         "--modes", type=lambda s: s.split(","), default=list(MODES), help="comma-separated"
     )

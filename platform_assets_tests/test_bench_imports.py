@@ -35,22 +35,29 @@ def test_materialize_benchmark_says_how_to_run_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("argument", "error"),
+    ("module", "argument", "error"),
     [
-        ("--rows=abc", "argument --rows: expected counts like 100000,1000000, got 'abc'"),
-        ("--rows=0,100000", "argument --rows: every row count must be at least 1, got '0,100000'"),
-        ("--repeats=0", "argument --repeats: must be a positive integer, got '0'"),
+        ("materialize", "--rows=abc", "expected counts like 100000,1000000, got 'abc'"),
+        ("materialize", "--rows=0,100000", "every count must be at least 1, got '0,100000'"),
+        ("materialize", "--repeats=0", "must be a positive integer, got '0'"),
+        ("load", "--rss-rows=1e6", "expected counts like 100000,1000000, got '1e6'"),
+        ("load", "--chunk=-5", "must be a positive integer, got '-5'"),
+        ("queue", "--events=", "expected counts like 100000,1000000, got ''"),
+        ("queue", "--kill-trials=0", "must be a positive integer, got '0'"),
+        ("queue", "--landed-only=orders", "expected QUEUE:COUNT like orders:100000, got 'orders'"),
+        ("scale", "--workers=0", "must be a positive integer, got '0'"),
+        ("scale", "--latency-ms=nan", "must be a finite number >= 0, got 'nan'"),
+        ("scale", "--rate-limit=-1", "must be a finite number >= 0, got '-1'"),
     ],
-)
-def test_materialize_benchmark_refuses_a_bad_value(argument: str, error: str) -> None:
-    """A bad value is named before a minute of setup, and no results file is overwritten."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.materialize", argument, "--output", "/nonexistent/x.json"],
-        cwd=BENCH.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert done.stderr.strip().endswith(f"error: {error}")
+)  # fmt: skip
+def test_a_benchmark_refuses_a_bad_value(
+    module: str, argument: str, error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad value is named before minutes of setup, and no results file is overwritten:
+    ``main`` parses its arguments with ``parse_args`` before anything else."""
+    benchmark = importlib.import_module(f"bench.{module}")
+    with pytest.raises(SystemExit) as exited:
+        benchmark.parse_args([argument])
+    assert exited.value.code == 2
+    option = argument.split("=")[0]
+    assert capsys.readouterr().err.strip().endswith(f"error: argument {option}: {error}")
