@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bench.args import positive
 from platform_assets.contracts import contracts
 from platform_assets.report.facts import (
     NO_PARTITION,
@@ -105,12 +106,16 @@ def measure(tables: int, partitions: int, out: Path) -> dict[str, object]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.report", description=__doc__)
-    parser.add_argument("--tables", type=int, default=30)
-    parser.add_argument("--partitions", type=int, default=365)
+    parser.add_argument("--tables", type=positive, default=30)
+    parser.add_argument("--partitions", type=positive, default=365)
     parser.add_argument("--out", type=Path, help="keep the report here (default: a temp dir)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         result = measure(args.tables, args.partitions, args.out or Path(tmp) / "report")
     result |= {

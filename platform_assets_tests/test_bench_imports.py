@@ -45,6 +45,7 @@ def test_materialize_benchmark_says_how_to_run_it() -> None:
         ("queue", "--events=", "expected counts like 100000,1000000, got ''"),
         ("queue", "--kill-trials=0", "must be a positive integer, got '0'"),
         ("queue", "--landed-only=orders", "expected QUEUE:COUNT like orders:100000, got 'orders'"),
+        ("report", "--partitions=x", "must be a positive integer, got 'x'"),
         ("scale", "--workers=0", "must be a positive integer, got '0'"),
         ("scale", "--latency-ms=nan", "must be a finite number >= 0, got 'nan'"),
         ("scale", "--rate-limit=-1", "must be a finite number >= 0, got '-1'"),
