@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from platform_assets.alerts.model import SEVERITY_RANK, Alert, Event, Notification, sinks_for
 from platform_assets.alerts.routing import report_link
-from platform_assets.warehouse.sql import DDL_LOCK
+from platform_assets.warehouse.sql import DDL_LOCK, XACT_LOCK
 
 SCHEMA = "platform"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -81,8 +81,7 @@ def _engine(url: str) -> sa.Engine:
     if not url.startswith("sqlite"):
         engine = sa.create_engine(url, pool_pre_ping=True)
         with engine.begin() as conn:  # two steps creating the tables at once collided
-            lock = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
-            conn.execute(sa.text(lock), {"key": DDL_LOCK})
+            conn.execute(sa.text(XACT_LOCK), {"key": DDL_LOCK})
             conn.execute(sa.schema.CreateSchema(SCHEMA, if_not_exists=True))
             metadata.create_all(conn)
         return engine

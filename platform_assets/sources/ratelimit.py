@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from platform_assets.warehouse.sql import DDL_LOCK
+from platform_assets.warehouse.sql import DDL_LOCK, XACT_LOCK, to_driver_params
 
 if TYPE_CHECKING:
     import psycopg
@@ -172,9 +172,7 @@ class PostgresTokenBucket:
             # A bucket update lost in a crash costs nothing; waiting for the WAL flush does.
             self._conn.execute("SET synchronous_commit = off")
             with self._conn.transaction():  # concurrent CREATE ... IF NOT EXISTS can collide
-                self._conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [DDL_LOCK]
-                )
+                self._conn.execute(to_driver_params(XACT_LOCK, "postgres"), {"key": DDL_LOCK})
                 for statement in _PG_DDL:
                     self._conn.execute(statement)
         return self._conn

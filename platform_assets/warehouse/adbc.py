@@ -27,6 +27,7 @@ from platform_assets.warehouse.sql import (
     QUARANTINE_SCHEMA,
     QUARANTINE_TABLE,
     STAGE_TABLE,
+    XACT_LOCK,
     column_list,
     qualified,
     quote,
@@ -62,7 +63,7 @@ class AdbcSession:
 
     def lock(self, key: str) -> None:
         """Serialise writers of the same partition; released at commit or rollback."""
-        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))", {"key": key})
+        self.execute(XACT_LOCK, {"key": key})
 
     def table_sink(self, schema: str, table: str, columns: pa.Schema) -> Sink:
         return self._copy_stream(columns, table, db_schema_name=schema)

@@ -25,6 +25,7 @@ from platform_assets.warehouse.sql import (
     QUARANTINE_SCHEMA,
     QUARANTINE_TABLE,
     STAGE_TABLE,
+    XACT_LOCK,
     column_list,
     qualified,
     quote,
@@ -128,7 +129,7 @@ class PostgresSession:
 
     def lock(self, key: str) -> None:
         """Serialise writers of the same partition; released at commit or rollback."""
-        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))", {"key": key})
+        self.execute(XACT_LOCK, {"key": key})
 
 
 def duckdb_connect(url: str) -> duckdb.DuckDBPyConnection:

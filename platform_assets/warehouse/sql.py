@@ -16,6 +16,8 @@ from platform_assets.contracts.types import sql_type
 # Taken by every CREATE ... IF NOT EXISTS on PostgreSQL, which races itself across sessions
 # (a unique violation on pg_type): warehouse tables, landing tables, rate limits, alerts.
 DDL_LOCK = "platform/ddl"
+# PostgreSQL: one holder of ``key`` at a time, released at commit or rollback
+XACT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
 QUARANTINE_SCHEMA = "platform"
 QUARANTINE_TABLE = "quarantine"
 STAGE_TABLE = "_platform_stage"  # temporary, per load transaction
