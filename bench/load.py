@@ -158,10 +158,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    rss_rows = args.rss_rows
     started = time.perf_counter()
     with bench_database() as url, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        results = run_all(url, Path(tmp), args, rss_rows)
+        results = run_all(url, Path(tmp), args, args.rss_rows)
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
