@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 from bench.args import counts, positive
 from bench.data import DAY, source_rows, typed_chunks, write_csv
 from bench.data import orders_contract as contract
+from bench.postgres import libpq_env
 from platform_assets.warehouse.resource import Warehouse
 
 RESULTS = Path(__file__).parent / "results" / "load.json"
@@ -83,20 +84,6 @@ def timed(setup: Callable[[], None], run: Callable[[], None], reps: int) -> list
         run()
         seconds.append(time.perf_counter() - started)
     return seconds
-
-
-def libpq_env(url: str) -> dict[str, str]:
-    """psql's connection through PG* variables, so no password ever appears in argv."""
-    parsed = make_url(url)
-    env = {
-        "PGHOST": parsed.host or "127.0.0.1",
-        "PGPORT": str(parsed.port or 5432),
-        "PGUSER": parsed.username or "postgres",
-        "PGDATABASE": parsed.database or "postgres",
-    }
-    if parsed.password:
-        env["PGPASSWORD"] = parsed.password
-    return {**os.environ, **env}
 
 
 def psql_copy(url: str, csv: Path, rows: int) -> None:

@@ -52,11 +52,13 @@ from sqlalchemy.engine import make_url
 
 from bench.args import counts, positive
 from bench.data import DAY, TOKEN, config, orders_contract
+from bench.postgres import libpq_env
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS
 from platform_assets.demo.process import DemoApi
 from platform_assets.demo.sql_source import seed_database
 from platform_assets.home import EMBEDDED_INSTANCE
 from platform_assets.processes import child_preexec, stop_group
+from platform_assets_tests.scale.instance import pg_instance_env
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "materialize.json"
@@ -103,32 +105,6 @@ def fresh_databases(count: int) -> Iterator[list[str]]:
             for name in names:
                 drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                 conn.execute(drop.format(sql.Identifier(name)))
-
-
-def libpq_env(url: str) -> dict[str, str]:
-    """psql's connection through PG* variables, so no password ever appears in argv."""
-    parsed = make_url(url)
-    env = {
-        "PGHOST": parsed.host or "127.0.0.1",
-        "PGPORT": str(parsed.port or 5432),
-        "PGUSER": parsed.username or "postgres",
-        "PGDATABASE": parsed.database or "postgres",
-    }
-    if parsed.password:
-        env["PGPASSWORD"] = parsed.password
-    return {**os.environ, **env}
-
-
-def pg_instance_env(url: str) -> dict[str, str]:
-    """DAGSTER_PG_* for deploy/postgres/dagster.yaml, pointing at ``url``."""
-    parsed = make_url(url)
-    return {
-        "DAGSTER_PG_USERNAME": parsed.username or "postgres",
-        "DAGSTER_PG_PASSWORD": parsed.password or "",
-        "DAGSTER_PG_HOST": parsed.host or "127.0.0.1",
-        "DAGSTER_PG_PORT": str(parsed.port or 5432),
-        "DAGSTER_PG_DB": parsed.database or "postgres",
-    }
 
 
 def psql(url: str, command: str) -> None:
