@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable, Sequence
 
 
 def counts(text: str) -> list[int]:
@@ -18,6 +19,21 @@ def counts(text: str) -> list[int]:
     if min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"every count must be at least 1, got {text!r}")
     return sizes
+
+
+def names_of(known: Sequence[str]) -> Callable[[str], list[str]]:
+    """Comma-separated names, each one of ``known`` (profiles, modes)."""
+
+    def names(text: str) -> list[str]:
+        chosen = [name for name in text.split(",") if name]
+        if not chosen:
+            raise argparse.ArgumentTypeError(f"expected one or more of {list(known)}, got {text!r}")
+        unknown = sorted(set(chosen) - set(known))
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {unknown}; known: {list(known)}")
+        return chosen
+
+    return names
 
 
 def positive(text: str) -> int:

@@ -50,7 +50,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from bench.args import counts, positive
+from bench.args import counts, names_of, positive
 from bench.data import DAY, TOKEN, config, orders_contract
 from bench.postgres import libpq_env
 from platform_assets.demo.config import CUSTOMER_LOOKBACK_DAYS
@@ -526,19 +526,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--repeats", type=positive, default=None, help="default: 3 up to 1M rows, 1 above"
     )
-    parser.add_argument("--profiles", default=",".join(PROFILES), help="postgres,embedded")
+    parser.add_argument(
+        "--profiles", type=names_of(PROFILES), default=list(PROFILES), help="postgres,embedded"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
         "--summarize-only",
         action="store_true",
         help="rebuild the summary and table from the runs already in --output; no runs",
     )
-    args = parser.parse_args(argv)
-    args.profiles = [p for p in args.profiles.split(",") if p]
-    unknown = set(args.profiles) - set(PROFILES)
-    if unknown:
-        parser.error(f"unknown profiles {sorted(unknown)}; known: {list(PROFILES)}")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+PROFILES = ["postgres", "embedded"]
+MODES = ["inprocess", "multiprocess", "celery_run_processes", "celery"]
 
 
 @pytest.mark.parametrize(
@@ -46,6 +48,9 @@ def test_materialize_benchmark_says_how_to_run_it() -> None:
         ("queue", "--kill-trials=0", "must be a positive integer, got '0'"),
         ("queue", "--landed-only=orders", "expected QUEUE:COUNT like orders:100000, got 'orders'"),
         ("report", "--partitions=x", "must be a positive integer, got 'x'"),
+        ("materialize", "--profiles=oracle", "unknown ['oracle']; known: " + str(PROFILES)),
+        ("materialize", "--profiles=", "expected one or more of " + str(PROFILES) + ", got ''"),
+        ("scale", "--modes=celery,k8s", "unknown ['k8s']; known: " + str(MODES)),
         ("scale", "--workers=0", "must be a positive integer, got '0'"),
         ("scale", "--latency-ms=nan", "must be a finite number >= 0, got 'nan'"),
         ("scale", "--rate-limit=-1", "must be a finite number >= 0, got '-1'"),
