@@ -1,6 +1,6 @@
 """What the HTTP client takes from its environment, against real servers: TLS and proxies.
 
-A certificate the client was told to trust (``REQUESTS_CA_BUNDLE``, read once per session by
+A certificate the client was told to trust (``REQUESTS_CA_BUNDLE``, read once per transport by
 ``transport._environment``) gives every row; one it cannot verify is a permanent fault,
 reported in one attempt and never retried (a retry cannot fix a certificate). A proxy named
 by ``http_proxy`` carries every request, unless ``no_proxy`` names the API's host.
